@@ -1,0 +1,5 @@
+import sys
+
+from zapline.cli import main
+
+sys.exit(main())

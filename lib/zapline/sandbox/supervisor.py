@@ -1,0 +1,186 @@
+"""Start and stop the whole sandbox: redis-server plus one child process per stand-in.
+
+Ports and generated credentials are kept in ``<data-dir>/sandbox.json`` so that a restarted
+sandbox (``zapline dev`` after Ctrl-C) comes back on the same addresses with the same tokens, and
+the messages, schedules and data it had accepted still point at something that answers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zapline.sandbox.redis_server import RedisServer, free_port
+from zapline.sandbox.serve import OPTIONS_ENV
+
+__all__ = ["SERVICES", "Sandbox", "SandboxError", "Service"]
+
+# The official `qstash dev` server's published credentials (user 1), so .env files written for it
+# keep working against the sandbox. They are public, deterministic and only valid locally.
+QSTASH_DEV_TOKEN = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="
+QSTASH_DEV_CURRENT_SIGNING_KEY = "sig_7kYjw48mhY7kAjqNGcy6cr29RJ6r"
+QSTASH_DEV_NEXT_SIGNING_KEY = "sig_5ZB6DVzB1wjE8S6rZ7eenA8Pdnhs"
+
+SettingsBuilder = Callable[[str, int, dict[str, str]], dict[str, str]]
+OptionsBuilder = Callable[["Sandbox", int], dict[str, Any]]
+
+
+class SandboxError(RuntimeError):
+    """A part of the sandbox failed to start."""
+
+
+@dataclass(frozen=True)
+class Service:
+    """One stand-in: the module ``zapline.sandbox.<module>`` run by ``zapline.sandbox.serve``."""
+
+    module: str
+    settings: SettingsBuilder  # (host, port, secrets) -> the settings it publishes in the JSON line
+    options: OptionsBuilder  # (sandbox, port) -> the options its build() receives
+
+
+def _upstash_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
+    return {"UPSTASH_REDIS_REST_URL": f"http://{host}:{port}", "UPSTASH_REDIS_REST_TOKEN": s["upstash_token"]}
+
+
+def _upstash_options(sb: Sandbox, port: int) -> dict[str, Any]:
+    return {"redis_url": f"{sb.redis.url}/0", "token": sb.secrets["upstash_token"]}
+
+
+def _centrifugo_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
+    return {
+        "CENTRIFUGO_API_URL": f"http://{host}:{port}/api",
+        "CENTRIFUGO_API_KEY": s["centrifugo_api_key"],
+        "CENTRIFUGO_TOKEN_HMAC_SECRET": s["centrifugo_hmac_secret"],
+        "CENTRIFUGO_WS_URL": f"ws://{host}:{port}/connection/websocket",
+    }
+
+
+def _centrifugo_options(sb: Sandbox, port: int) -> dict[str, Any]:
+    return {
+        "api_key": sb.secrets["centrifugo_api_key"],
+        "hmac_secret": sb.secrets["centrifugo_hmac_secret"],
+        "config_path": str(sb.centrifugo_config) if sb.centrifugo_config else None,
+    }
+
+
+SERVICES: dict[str, Service] = {
+    "upstash": Service("upstash_rest", _upstash_settings, _upstash_options),
+}
+
+
+def _default_secrets() -> dict[str, str]:
+    return {
+        "upstash_token": secrets.token_urlsafe(24),
+        "centrifugo_api_key": secrets.token_urlsafe(24),
+        "centrifugo_hmac_secret": secrets.token_urlsafe(32),
+        "qstash_token": QSTASH_DEV_TOKEN,
+        "qstash_current_signing_key": QSTASH_DEV_CURRENT_SIGNING_KEY,
+        "qstash_next_signing_key": QSTASH_DEV_NEXT_SIGNING_KEY,
+        "uazapi_instance_token": secrets.token_urlsafe(18),
+    }
+
+
+@dataclass
+class Sandbox:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=dict)  # "redis" and service names; 0 or absent = free
+    secrets: dict[str, str] = field(default_factory=dict)  # overrides for the generated credentials
+    centrifugo_config: Path | None = None
+    services: list[str] = field(default_factory=lambda: list(SERVICES))
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.data_dir = self.data_dir.resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        saved = self._load_state()
+        self.secrets = {**_default_secrets(), **saved.get("secrets", {}), **self.secrets}
+        self.ports = {**saved.get("ports", {}), **{k: v for k, v in self.ports.items() if v}}
+        self.redis = RedisServer(self.data_dir / "redis", port=self.ports.get("redis", 0), host=self.host)
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "sandbox.json"
+
+    def _load_state(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def settings(self) -> dict[str, str]:
+        out = {"REDIS_URL": self.redis.url}
+        for name in self.services:
+            out.update(SERVICES[name].settings(self.host, self.ports[name], self.secrets))
+        return out
+
+    def start(self, timeout: float = 30.0) -> dict[str, str]:
+        """Start everything; return the settings once every part answers."""
+        try:
+            self.redis.start()
+            self.ports["redis"] = self.redis.port
+            self.log(f"sandbox: redis-server {self.redis.url} (data in {self.redis.data_dir})")
+            for name in self.services:
+                self._spawn(name)
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.state_file.write_text(json.dumps({"ports": self.ports, "secrets": self.secrets}, indent=2))
+        self.state_file.chmod(0o600)
+        return self.settings()
+
+    def _spawn(self, name: str) -> None:
+        service = SERVICES[name]
+        port = self.ports.get(name) or free_port(self.host)
+        self.ports[name] = port
+        env = {**os.environ, OPTIONS_ENV: json.dumps(service.options(self, port))}
+        cmd = [sys.executable, "-m", "zapline.sandbox.serve", service.module, "--host", self.host]
+        self.children[name] = subprocess.Popen(
+            [*cmd, "--port", str(port)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+        )
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = dict(self.children)
+        while waiting:
+            for name, proc in list(waiting.items()):
+                if proc.poll() is not None:
+                    raise SandboxError(f"sandbox {name} exited with {proc.returncode} before it was ready")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SandboxError(f"sandbox parts not ready after {timeout}s: {', '.join(waiting)}")
+            streams = {proc.stdout: name for name, proc in waiting.items() if proc.stdout}
+            readable, _, _ = select.select(list(streams), [], [], min(remaining, 0.5))
+            for stream in readable:
+                name = streams[stream]
+                line = stream.readline()
+                if line and json.loads(line).get("ready") == SERVICES[name].module:
+                    self.log(f"sandbox: {name} listening on http://{self.host}:{self.ports[name]}")
+                    del waiting[name]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.children.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout:
+                proc.stdout.close()
+        self.children.clear()
+        self.redis.stop()
