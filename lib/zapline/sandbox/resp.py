@@ -8,6 +8,7 @@ Upstash REST protocol exposes. redis-py converts replies and negotiates RESP3, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Union
@@ -27,8 +28,8 @@ class RespError:
     message: str
 
 
-Reply = Union[bytes, Status, int, None, RespError, list["Reply"]]
-Arg = Union[bytes, str, int, float]
+Reply = Union[bytes, Status, int, None, RespError, list["Reply"]]  # noqa: UP007 (a runtime alias)
+Arg = bytes | str | int | float
 
 
 class ConnectionLost(ConnectionError):
@@ -83,8 +84,9 @@ class Connection:
         self.broken = False
 
     @classmethod
-    async def open(cls, host: str, port: int, db: int = 0, timeout: float = 5.0) -> Connection:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    async def open(cls, host: str, port: int, db: int = 0) -> Connection:
+        async with asyncio.timeout(5.0):
+            reader, writer = await asyncio.open_connection(host, port)
         conn = cls(reader, writer)
         if db:
             reply = await conn.execute("SELECT", db)
@@ -111,10 +113,8 @@ class Connection:
 
     async def close(self) -> None:
         self._writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await self._writer.wait_closed()
-        except OSError:
-            pass
 
 
 class Pool:

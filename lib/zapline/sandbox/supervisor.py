@@ -103,7 +103,7 @@ class Sandbox:
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        saved = self._load_state()
+        saved = self.saved = self._load_state()
         self.secrets = {**_default_secrets(), **saved.get("secrets", {}), **self.secrets}
         self.ports = {**saved.get("ports", {}), **{k: v for k, v in self.ports.items() if v}}
         self.redis = RedisServer(self.data_dir / "redis", port=self.ports.get("redis", 0), host=self.host)
@@ -136,9 +136,14 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
-        self.state_file.write_text(json.dumps({"ports": self.ports, "secrets": self.secrets}, indent=2))
-        self.state_file.chmod(0o600)
+        self.remember(ports=self.ports, secrets=self.secrets)
         return self.settings()
+
+    def remember(self, **values: Any) -> None:
+        """Persist ``values`` in the data dir's sandbox.json (mode 0600: it holds tokens)."""
+        self.saved = {**self.saved, **values}
+        self.state_file.write_text(json.dumps(self.saved, indent=2))
+        self.state_file.chmod(0o600)
 
     def _spawn(self, name: str) -> None:
         service = SERVICES[name]

@@ -64,7 +64,7 @@ def _arg(value: Any) -> bytes:
 
 def _command(raw: Any) -> list[bytes]:
     if not isinstance(raw, list) or not raw:
-        raise BadRequest("ERR command must be a non-empty JSON array, e.g. [\"GET\", \"key\"]")
+        raise BadRequest('ERR command must be a non-empty JSON array, e.g. ["GET", "key"]')
     args = [_arg(v) for v in raw]
     name = args[0].decode(errors="replace").upper()
     if name in _REFUSED:

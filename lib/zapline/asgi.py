@@ -1,0 +1,61 @@
+"""Building a deployable function: a Starlette app for Vercel and a Mangum handler for Lambda."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from zapline import __version__
+from zapline.clients import aclose_clients
+from zapline.config import get_settings
+from zapline.logs import configure
+
+__all__ = ["function_app", "lambda_handler"]
+
+
+def function_app(name: str, routes: Sequence[BaseRoute] = (), prefixes: Sequence[str] = ()) -> Starlette:
+    """One function's app: its routes plus ``GET /health`` and ``GET <prefix>/health`` for each
+    URL prefix routed to it (default ``/api/<name>``), so every route of vercel.json and
+    serverless.yml has a cheap probe.
+
+    Settings are validated here, at import, so a misconfigured deployment fails on its first cold
+    start with a message naming the variable instead of on some later request.
+    """
+    settings = get_settings()
+    configure(settings.log_level)
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "function": name, "version": __version__})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await aclose_clients()
+
+    probes = [Route(f"{p}/health", health, methods=["GET"]) for p in ("", *(prefixes or [f"/api/{name}"]))]
+    return Starlette(routes=[*probes, *routes], lifespan=lifespan)
+
+
+def lambda_handler(app: Starlette) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that builds the Mangum ``handler`` on first access.
+
+    Vercel serves ``app`` and never touches ``handler``, so Mangum is only imported on Lambda.
+    """
+    built: dict[str, Any] = {}
+
+    def module_getattr(attr: str) -> Any:
+        if attr != "handler":
+            raise AttributeError(attr)
+        if "handler" not in built:
+            from mangum import Mangum
+
+            built["handler"] = Mangum(app, lifespan="off")
+        return built["handler"]
+
+    return module_getattr

@@ -1,0 +1,134 @@
+"""Settings: read once from the environment (and ``.env`` for local use), validated eagerly.
+
+A plain pydantic model rather than pydantic-settings: the latter costs ~120 ms of import on every
+cold start for what is, here, a dictionary lookup. Every field's alias is its environment variable
+and its description says what it expects, so a bad setting fails with a message naming both.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from zapline.errors import ConfigError
+
+__all__ = ["Settings", "get_settings", "load_settings", "read_env_file"]
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")) or len(value) < 10:
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def _ws_url(value: str) -> str:
+    if not value.startswith(("ws://", "wss://")):
+        raise ValueError("must be a ws:// or wss:// URL")
+    return value
+
+
+def _secret(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+WsUrl = Annotated[str, AfterValidator(_ws_url)]
+Secret = Annotated[str, AfterValidator(_secret)]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    app_url: HttpUrl = Field(
+        alias="APP_URL",
+        description="public base URL of this deployment, e.g. https://zapline.example.com; QStash signs "
+        "deliveries for APP_URL + path, so it must be the URL QStash calls",
+    )
+    upstash_redis_rest_url: HttpUrl = Field(
+        alias="UPSTASH_REDIS_REST_URL", description="Upstash Redis REST URL, e.g. https://eu1-x.upstash.io"
+    )
+    upstash_redis_rest_token: Secret = Field(alias="UPSTASH_REDIS_REST_TOKEN", description="Upstash Redis REST token")
+    qstash_url: HttpUrl = Field("https://qstash.upstash.io", alias="QSTASH_URL", description="QStash API base URL")
+    qstash_token: Secret = Field(alias="QSTASH_TOKEN", description="QStash token, for publishing")
+    qstash_current_signing_key: Secret = Field(
+        alias="QSTASH_CURRENT_SIGNING_KEY", description="QStash current signing key (sig_...)"
+    )
+    qstash_next_signing_key: Secret = Field(
+        alias="QSTASH_NEXT_SIGNING_KEY", description="QStash next signing key (sig_...)"
+    )
+    centrifugo_api_url: HttpUrl = Field(
+        alias="CENTRIFUGO_API_URL", description="Centrifugo server API URL including /api"
+    )
+    centrifugo_api_key: Secret = Field(alias="CENTRIFUGO_API_KEY", description="Centrifugo HTTP API key")
+    centrifugo_token_hmac_secret: Secret = Field(
+        alias="CENTRIFUGO_TOKEN_HMAC_SECRET",
+        description="Centrifugo HMAC secret used to mint connection and subscription tokens",
+    )
+    centrifugo_ws_url: WsUrl | None = Field(
+        None, alias="CENTRIFUGO_WS_URL", description="Centrifugo WebSocket URL given to live inboxes"
+    )
+    http_timeout: float = Field(
+        10.0, alias="ZAPLINE_HTTP_TIMEOUT", gt=0, le=60, description="seconds allowed for each outgoing call"
+    )
+    max_payload_bytes: int = Field(
+        512 * 1024, alias="ZAPLINE_MAX_PAYLOAD_BYTES", ge=1024, description="largest webhook body accepted"
+    )
+    log_level: str = Field(
+        "INFO", alias="ZAPLINE_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level"
+    )
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a ``.env`` file: ``KEY=value`` lines, ``#`` comments, optional quotes, ``export`` prefix."""
+    values: dict[str, str] = {}
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return values
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key.strip()] = value
+    return values
+
+
+def _describe(error: ValidationError) -> str:
+    fields = Settings.model_fields
+    by_alias = {f.alias: f for f in fields.values()}
+    lines = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        field = by_alias.get(name)
+        expected = field.description if field else ""
+        problem = "missing" if item["type"] == "missing" else item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {name}: {problem} (expected: {expected})")
+    return "Zapline settings are invalid; see .env.example:\n" + "\n".join(lines)
+
+
+def load_settings(environ: dict[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Build settings from ``env_file`` overlaid by ``environ`` (default: ``os.environ``)."""
+    source = {**(read_env_file(env_file) if env_file else {}), **(os.environ if environ is None else environ)}
+    names = {f.alias for f in Settings.model_fields.values()}
+    try:
+        return Settings.model_validate({k: v for k, v in source.items() if k in names and v != ""})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, loaded and validated on first use."""
+    return load_settings()

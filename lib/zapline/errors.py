@@ -1,0 +1,133 @@
+"""Zapline's exception tree. Each error knows its HTTP status and whether a retry can help.
+
+ZaplineError
+├── ConfigError                 a setting is missing or malformed (raised at start-up)
+├── SignatureInvalid      401   Upstash-Signature missing, forged, expired or for another URL
+├── PermanentError        489   retrying cannot help: QStash sends it straight to the DLQ
+│   ├── InvalidPayload          the body is not a valid event (``field`` says where)
+│   │   └── PayloadTooLarge
+│   └── UnknownInstance         no such instance, or the body's token does not match
+├── TransientError        503   a dependency is down: QStash retries later
+│   ├── StoreUnavailable        Upstash Redis
+│   ├── RealtimeUnavailable     Centrifugo
+│   └── QueueUnavailable        QStash
+└── ApiError                    operator API answers
+    ├── BadRequest        400
+    ├── Unauthorized      401
+    ├── NotFound          404
+    └── Conflict          409
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "ConfigError",
+    "Conflict",
+    "InvalidPayload",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermanentError",
+    "QueueUnavailable",
+    "RealtimeUnavailable",
+    "SignatureInvalid",
+    "StoreUnavailable",
+    "TransientError",
+    "Unauthorized",
+    "UnknownInstance",
+    "ZaplineError",
+]
+
+
+class ZaplineError(Exception):
+    """Base of every error Zapline raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    retryable: ClassVar[bool] = False
+    error_type: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context  # safe to log: never tokens or raw bodies
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": "error", "error_type": self.error_type, "error": self.message}
+
+
+class ConfigError(ZaplineError):
+    error_type = "config_error"
+
+
+class SignatureInvalid(ZaplineError):
+    status_code = 401
+    error_type = "invalid_signature"
+
+
+class PermanentError(ZaplineError):
+    status_code = 489
+    error_type = "permanent_error"
+
+
+class InvalidPayload(PermanentError):
+    error_type = "invalid_payload"
+
+    def __init__(self, message: str, *, field: str | None = None, **context: Any) -> None:
+        super().__init__(message, field=field, **context)
+        self.field = field
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "field": self.field}
+
+
+class PayloadTooLarge(InvalidPayload):
+    error_type = "payload_too_large"
+
+
+class UnknownInstance(PermanentError):
+    error_type = "unknown_instance"
+
+
+class TransientError(ZaplineError):
+    status_code = 503
+    retryable = True
+    error_type = "unavailable"
+
+
+class StoreUnavailable(TransientError):
+    error_type = "store_unavailable"
+
+
+class RealtimeUnavailable(TransientError):
+    error_type = "realtime_unavailable"
+
+
+class QueueUnavailable(TransientError):
+    error_type = "queue_unavailable"
+
+
+class ApiError(ZaplineError):
+    status_code = 400
+    error_type = "bad_request"
+
+
+class BadRequest(ApiError):
+    pass
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    error_type = "unauthorized"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    error_type = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    error_type = "conflict"

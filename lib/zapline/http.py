@@ -1,0 +1,108 @@
+"""The one wrapper for every QStash-signed endpoint, and the error → HTTP status mapping.
+
+A signed handler receives a :class:`Delivery` (raw body, path parameters, QStash headers) and
+returns a JSON-able dict. The wrapper verifies ``Upstash-Signature`` against ``APP_URL`` + the
+request target before anything else runs, then maps what the handler raises:
+
+- bad signature → 401, nothing ran;
+- :class:`~zapline.errors.PermanentError` → 489 + ``Upstash-NonRetryable-Error: true`` (DLQ now);
+- :class:`~zapline.errors.TransientError` → 503 (QStash retries with backoff);
+- anything unexpected → 500 (QStash retries; a bug becomes a dead letter, not a lost message).
+
+Every error body is ``{"status": "error", "error_type": ..., "error": ...}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from zapline.config import get_settings
+from zapline.errors import PayloadTooLarge, PermanentError, ZaplineError
+from zapline.logs import get_logger
+from zapline.signature import verify_signature
+
+__all__ = ["Delivery", "error_response", "public_url", "signed"]
+
+log = get_logger("zapline.http")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One QStash delivery, as a signed handler sees it."""
+
+    body: bytes
+    path_params: Mapping[str, str]
+    message_id: str | None
+    retried: int
+    schedule_id: str | None
+
+
+SignedHandler = Callable[[Delivery], Awaitable[Mapping[str, Any]]]
+
+
+def public_url(app_url: str, request: Request) -> str:
+    """The URL QStash was asked to call: ``APP_URL`` + the path and query as sent on the wire."""
+    raw_path = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(request.url.path, safe="/:@!$&'()*+,;=-._~%")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{app_url}{path}?{query}" if query else f"{app_url}{path}"
+
+
+def error_response(error: ZaplineError) -> JSONResponse:
+    headers = {"Upstash-NonRetryable-Error": "true"} if isinstance(error, PermanentError) else None
+    return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
+
+
+def signed(handler: SignedHandler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap ``handler`` as a Starlette endpoint that only runs for authentic QStash deliveries."""
+    name = getattr(handler, "__qualname__", "handler")
+
+    async def endpoint(request: Request) -> Response:
+        settings = get_settings()
+        body = await request.body()
+        message_id = request.headers.get("upstash-message-id")
+        try:
+            verify_signature(
+                request.headers.get("upstash-signature"),
+                body=body,
+                url=public_url(settings.app_url, request),
+                keys=(settings.qstash_current_signing_key, settings.qstash_next_signing_key),
+            )
+            if len(body) > settings.max_payload_bytes:
+                raise PayloadTooLarge(
+                    f"body of {len(body)} bytes exceeds ZAPLINE_MAX_PAYLOAD_BYTES={settings.max_payload_bytes}"
+                )
+            delivery = Delivery(
+                body=body,
+                path_params=request.path_params,
+                message_id=message_id,
+                retried=int(request.headers.get("upstash-retried", "0") or 0),
+                schedule_id=request.headers.get("upstash-schedule-id"),
+            )
+            result = await handler(delivery)
+        except ZaplineError as exc:
+            log.warning(
+                "delivery refused" if exc.status_code < 500 or exc.status_code == 489 else "delivery failed",
+                handler=name,
+                qstash_message_id=message_id,
+                status=exc.status_code,
+                error_type=exc.error_type,
+                error=exc.message,
+                **exc.context,
+            )
+            return error_response(exc)
+        except Exception:
+            log.error("delivery crashed", handler=name, qstash_message_id=message_id, exc_info=True)
+            return JSONResponse(
+                {"status": "error", "error_type": "internal_error", "error": "unexpected error; will retry"},
+                status_code=500,
+            )
+        return JSONResponse({"status": "ok", **result})
+
+    return endpoint

@@ -1,0 +1,1 @@
+"""Benchmarks for ``make bench``: each module's ``main()`` prints ``name: value unit`` lines."""

@@ -1,0 +1,74 @@
+"""`zapline sandbox` as a user runs it: one JSON line, data that survives a restart, clean stop."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import redis as redis_py
+from upstash_redis import Redis
+
+from tests.support import SandboxProcess
+
+EXPECTED = {
+    "REDIS_URL",
+    "UPSTASH_REDIS_REST_URL",
+    "UPSTASH_REDIS_REST_TOKEN",
+    "CENTRIFUGO_API_URL",
+    "CENTRIFUGO_API_KEY",
+    "CENTRIFUGO_TOKEN_HMAC_SECRET",
+    "CENTRIFUGO_WS_URL",
+}
+
+
+def _pids_alive(pids: list[int]) -> list[int]:
+    alive = []
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        alive.append(pid)
+    return alive
+
+
+def test_settings_line_and_restart_keeps_data(tmp_path: Path) -> None:
+    sandbox = SandboxProcess(tmp_path / "data")
+    settings = sandbox.start()
+    try:
+        assert set(settings) >= EXPECTED
+        assert all(v.startswith(("http://127.0.0.1", "ws://127.0.0.1", "redis://127.0.0.1"))
+                   for k, v in settings.items() if k.endswith("_URL"))  # fmt: skip
+        with Redis(settings["UPSTASH_REDIS_REST_URL"], settings["UPSTASH_REDIS_REST_TOKEN"]) as client:
+            client.set("lead:1", "Ana 😀")
+    finally:
+        assert sandbox.stop() == 0
+
+    restarted = SandboxProcess(tmp_path / "data")
+    again = restarted.start()
+    try:
+        assert again["UPSTASH_REDIS_REST_URL"] == settings["UPSTASH_REDIS_REST_URL"]
+        assert again["UPSTASH_REDIS_REST_TOKEN"] == settings["UPSTASH_REDIS_REST_TOKEN"]
+        client = Redis(again["UPSTASH_REDIS_REST_URL"], again["UPSTASH_REDIS_REST_TOKEN"])
+        assert client.get("lead:1") == "Ana 😀"
+
+        # FLUSHALL over REST empties the application database only, never the sandbox's own (db 1).
+        direct = redis_py.Redis.from_url(again["REDIS_URL"] + "/1")
+        direct.set("sandbox-state", "kept")
+        assert client.flushall() is True
+        assert client.get("lead:1") is None
+        assert direct.get("sandbox-state") == b"kept"
+        direct.close()
+        client.close()
+    finally:
+        assert restarted.stop() == 0
+
+
+def test_sigterm_stops_every_child(tmp_path: Path) -> None:
+    sandbox = SandboxProcess(tmp_path / "data")
+    sandbox.start()
+    assert sandbox.proc is not None
+    children = [int(p) for p in Path(f"/proc/{sandbox.proc.pid}/task/{sandbox.proc.pid}/children").read_text().split()]
+    assert len(children) >= 2  # redis-server and at least one stand-in
+    assert sandbox.stop() == 0
+    assert _pids_alive(children) == []
