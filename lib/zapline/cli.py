@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 __all__ = ["main"]
 
@@ -96,6 +97,59 @@ def _dev_status(settings: dict[str, str]) -> list[str]:
     ]
 
 
+def _load_env_file(path: str | None) -> None:
+    """Settings for operator commands: the environment, then --env-file, .env or zapline dev's file."""
+    import os
+
+    from zapline.config import read_env_file
+
+    candidates = [Path(path)] if path else [Path(".env"), Path(".zapline/dev.env")]
+    for candidate in candidates:
+        if candidate.exists():
+            for name, value in read_env_file(candidate).items():
+                os.environ.setdefault(name, value)
+            return
+    if path:
+        raise SystemExit(f"zapline: no such env file: {path}")
+
+
+def _run_async(coro: Any) -> Any:
+    import asyncio
+
+    from zapline.errors import ZaplineError
+
+    try:
+        return asyncio.run(coro)
+    except ZaplineError as exc:
+        raise SystemExit(f"zapline: {exc.message}") from None
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        width = max(len(k) for k in result)
+        for key, value in result.items():
+            print(f"{key.ljust(width)}  {value}")
+
+
+def _orgs_add(args: argparse.Namespace) -> int:
+    from zapline.admin.commands import add_org
+
+    _load_env_file(args.env_file)
+    _print(_run_async(add_org(args.name, args.timezone)), args.json)
+    return 0
+
+
+def _instances_add(args: argparse.Namespace) -> int:
+    from zapline.admin.commands import add_instance
+
+    _load_env_file(args.env_file)
+    result = _run_async(add_instance(args.org, args.name, args.token, args.base_url, args.owner or ""))
+    _print(result, args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zapline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,6 +160,26 @@ def main(argv: list[str] | None = None) -> int:
     _add_sandbox_options(dev, ".zapline")
     dev.add_argument("--port", type=int, default=0, help="port for the functions (default: remembered, else free)")
     dev.set_defaults(run=_dev)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON object")
+    common.add_argument("--env-file", help="settings file (default: .env, else .zapline/dev.env from zapline dev)")
+
+    orgs = commands.add_parser("orgs", help="organisations").add_subparsers(dest="action", required=True)
+    org_add = orgs.add_parser("add", parents=[common], help="create an organisation and its API key")
+    org_add.add_argument("name")
+    org_add.add_argument("--timezone", default="America/Sao_Paulo", help="IANA zone (default: %(default)s)")
+    org_add.set_defaults(run=_orgs_add)
+
+    instances = commands.add_parser("instances", help="UAZAPI instances").add_subparsers(dest="action", required=True)
+    inst_add = instances.add_parser("add", parents=[common], help="register a UAZAPI instance")
+    inst_add.add_argument("--org", required=True, help="organisation id (org_...)")
+    inst_add.add_argument("--name", required=True, help="instance name, unique in the organisation")
+    inst_add.add_argument("--token", required=True, help="the instance's UAZAPI token")
+    inst_add.add_argument("--base-url", required=True, help="UAZAPI server, e.g. https://acme.uazapi.com")
+    inst_add.add_argument("--owner", help="the instance's own WhatsApp number")
+    inst_add.set_defaults(run=_instances_add)
+
     args = parser.parse_args(argv)
     return int(args.run(args))
 

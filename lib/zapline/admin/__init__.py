@@ -1,0 +1,1 @@
+"""The operator API (``/api/v1``, per-organisation API keys) and dashboard."""

@@ -1,0 +1,96 @@
+"""Operator API, org-scoped by ``Authorization: Bearer <api key>``: another org's key sees nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from zapline import realtime
+from zapline.config import get_settings
+from zapline.errors import BadRequest, ZaplineError
+from zapline.http import error_response
+from zapline.logs import get_logger
+from zapline.store import queries
+from zapline.store.registry import authenticate
+
+__all__ = ["routes"]
+
+log = get_logger("zapline.admin")
+
+Handler = Callable[[Request, str], Awaitable[BaseModel | dict[str, Any]]]
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def run(request: Request) -> Response:
+        try:
+            org_id = await authenticate(request.headers.get("authorization"))
+            result = await handler(request, org_id)
+        except ZaplineError as exc:
+            return error_response(exc)
+        except Exception:
+            log.error("api request crashed", path=request.url.path, exc_info=True)
+            return JSONResponse({"status": "error", "error_type": "internal_error", "error": "unexpected error"}, 500)
+        body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        return JSONResponse(body)
+
+    return run
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", "50")
+    if not raw.isdigit():
+        raise BadRequest("limit must be a whole number between 1 and 200")
+    return int(raw)
+
+
+async def list_conversations(request: Request, org_id: str) -> BaseModel:
+    return await queries.list_conversations(org_id, limit=_limit(request), cursor=request.query_params.get("cursor"))
+
+
+async def get_conversation(request: Request, org_id: str) -> BaseModel:
+    return await queries.get_conversation(org_id, request.path_params["conversation_id"])
+
+
+async def list_messages(request: Request, org_id: str) -> BaseModel:
+    return await queries.list_messages(
+        org_id,
+        request.path_params["conversation_id"],
+        limit=_limit(request),
+        cursor=request.query_params.get("cursor"),
+    )
+
+
+async def find_lead(request: Request, org_id: str) -> BaseModel:
+    phone = request.query_params.get("phone")
+    if not phone:
+        raise BadRequest("pass ?phone=<number>, e.g. ?phone=%2B5511999990001")
+    return await queries.find_lead(org_id, phone)
+
+
+async def get_lead(request: Request, org_id: str) -> BaseModel:
+    return await queries.get_lead(org_id, request.path_params["lead_id"])
+
+
+async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
+    """A Centrifugo connection token subscribed (server-side) to the organisation's inbox."""
+    channel = realtime.inbox_channel(org_id)
+    return {
+        "token": realtime.connection_token(f"operator:{org_id}", channels=[channel]),
+        "url": get_settings().centrifugo_ws_url,
+        "channels": [channel],
+    }
+
+
+routes = [
+    Route("/api/v1/conversations", endpoint(list_conversations), methods=["GET"]),
+    Route("/api/v1/conversations/{conversation_id}", endpoint(get_conversation), methods=["GET"]),
+    Route("/api/v1/conversations/{conversation_id}/messages", endpoint(list_messages), methods=["GET"]),
+    Route("/api/v1/leads", endpoint(find_lead), methods=["GET"]),
+    Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
+    Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
+]

@@ -1,0 +1,38 @@
+"""Operator commands behind ``zapline orgs`` and ``zapline instances`` (and ``zapline dev``'s demo)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from zapline.config import get_settings
+from zapline.store import registry
+
+__all__ = ["add_instance", "add_org", "webhook_urls"]
+
+
+async def add_org(name: str, timezone: str) -> dict[str, Any]:
+    record, api_key = await registry.create_org(name, timezone)
+    return {"org_id": record["id"], "api_key": api_key, "name": record["name"], "timezone": record["timezone"]}
+
+
+def webhook_urls(instance_key: str) -> dict[str, str]:
+    """Where UAZAPI should send this instance's webhooks.
+
+    ``webhook_url`` goes through QStash directly (its token rides in the query, as QStash allows
+    for callers that cannot set headers); ``ingress_url`` is the relay that keeps it in the app.
+    """
+    settings = get_settings()
+    inbound = f"{settings.app_url}/api/inbound/uazapi/{instance_key}"
+    token = quote(settings.qstash_token, safe="")
+    return {
+        "webhook_url": f"{settings.qstash_url}/v2/publish/{inbound}?qstash_token={token}",
+        "ingress_url": f"{settings.app_url}/api/ingress/uazapi/{instance_key}",
+    }
+
+
+async def add_instance(org_id: str, name: str, token: str, base_url: str, owner: str) -> dict[str, Any]:
+    record, instance_key = await registry.create_instance(
+        org_id, name=name, token=token, base_url=base_url, owner=owner
+    )
+    return {"instance_id": record["id"], "instance_key": instance_key, **webhook_urls(instance_key)}

@@ -1,0 +1,103 @@
+"""Publishing to QStash: the one way Zapline queues, delays and rate-limits work.
+
+A thin client over QStash's documented HTTP API with the shared httpx client: the request path
+stays clear of the ``qstash`` SDK's import (sync and async trees, PyJWT) and of a second
+connection pool. The CLI's operations (schedules, dead letters) use the official SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from zapline.clients import http_client
+from zapline.config import get_settings
+from zapline.errors import QueueUnavailable
+
+__all__ = ["FlowControl", "cancel", "destination", "publish"]
+
+
+@dataclass(frozen=True)
+class FlowControl:
+    """QStash flow control: at most ``rate`` starts per ``period`` seconds, ``parallelism`` in flight."""
+
+    key: str
+    rate: int | None = None
+    period: int | None = None
+    parallelism: int | None = None
+
+    def header(self) -> str:
+        parts = [f"{name}={value}" for name, value in (("rate", self.rate), ("parallelism", self.parallelism)) if value]
+        if self.period:
+            parts.append(f"period={self.period}s")
+        return ",".join(parts)
+
+
+def destination(path: str) -> str:
+    """The public URL of one of our routes, as QStash must call (and sign) it."""
+    return f"{get_settings().app_url}{path}"
+
+
+async def publish(
+    path: str,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    delay_seconds: int | None = None,
+    deduplication_id: str | None = None,
+    flow_control: FlowControl | None = None,
+    retries: int | None = None,
+    failure_callback: str | None = None,
+) -> str:
+    """Publish ``body`` for QStash to POST to ``APP_URL + path``; return QStash's message id.
+
+    Raises ``QueueUnavailable`` unless QStash accepted the message (a deduplicated publish is
+    accepted: the id of the original message comes back).
+    """
+    settings = get_settings()
+    headers = {"Authorization": f"Bearer {settings.qstash_token}", "Content-Type": content_type}
+    if delay_seconds:
+        headers["Upstash-Delay"] = f"{int(delay_seconds)}s"
+    if deduplication_id:
+        headers["Upstash-Deduplication-Id"] = deduplication_id
+    if flow_control:
+        headers["Upstash-Flow-Control-Key"] = flow_control.key
+        headers["Upstash-Flow-Control-Value"] = flow_control.header()
+    if retries is not None:
+        headers["Upstash-Retries"] = str(retries)
+    if failure_callback:
+        headers["Upstash-Failure-Callback"] = destination(failure_callback)
+    url = f"{settings.qstash_url}/v2/publish/{destination(path)}"
+    reply = await _call("POST", url, headers=headers, content=body)
+    message_id: str = reply["messageId"]
+    return message_id
+
+
+async def cancel(message_id: str) -> bool:
+    """Cancel a pending message; False when QStash no longer has it (delivered or cancelled)."""
+    settings = get_settings()
+    url = f"{settings.qstash_url}/v2/messages/{message_id}"
+    try:
+        await _call("DELETE", url, headers={"Authorization": f"Bearer {settings.qstash_token}"})
+    except QueueUnavailable as exc:
+        if exc.context.get("status") == 404:
+            return False
+        raise
+    return True
+
+
+async def _call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        response = await http_client().request(method, url, **kwargs)
+    except httpx.HTTPError as exc:
+        raise QueueUnavailable(f"QStash unreachable: {type(exc).__name__}") from None
+    if not 200 <= response.status_code < 300:
+        detail = response.text[:200].replace("\n", " ")
+        raise QueueUnavailable(f"QStash answered HTTP {response.status_code}: {detail}", status=response.status_code)
+    try:
+        parsed = response.json() if response.content else {}
+    except ValueError:
+        parsed = {}
+    return parsed if isinstance(parsed, dict) else {"items": parsed}

@@ -1,0 +1,1 @@
+"""The Upstash Redis data layer: key names, Lua scripts and typed records."""

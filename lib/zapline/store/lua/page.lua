@@ -1,0 +1,45 @@
+-- One page of an organisation's inbox or of a conversation's messages, in one round trip.
+-- KEYS[1] = zl:{org}:org; ARGV[1] = 'conversations' | 'messages'; ARGV[2] = JSON
+-- {limit, score?, member?, conversation_id?}: (score, member) is the last item of the previous page.
+-- Returns JSON {items = [...], more = bool}.
+local P = string.sub(KEYS[1], 1, -4)
+local op = ARGV[1]
+local a = cjson.decode(ARGV[2])
+local items, more = {}, false
+
+local function hash(key)
+  local c = redis.call('HGETALL', key)
+  if #c == 0 then return nil end
+  local t = {}
+  for i = 1, #c, 2 do t[c[i]] = c[i + 1] end
+  return t
+end
+
+local batch = a.limit + 50
+if op == 'conversations' then
+  local ids = redis.call('ZREVRANGEBYSCORE', P .. 'inbox', a.score or '+inf', '-inf', 'WITHSCORES', 'LIMIT', 0, batch)
+  for i = 1, #ids, 2 do
+    local member, score = ids[i], tonumber(ids[i + 1])
+    -- same-score members come in descending order: skip those the previous page already gave
+    if not a.score or score < a.score or member < a.member then
+      if #items == a.limit then more = true; break end
+      local conv = hash(P .. 'conv:' .. member)
+      if conv then conv.cursor_score = score; table.insert(items, conv) end
+    end
+  end
+else
+  if redis.call('EXISTS', P .. 'conv:' .. a.conversation_id) == 0 then
+    return cjson.encode({missing = true})
+  end
+  local ids = redis.call('ZRANGEBYSCORE', P .. 'conv:' .. a.conversation_id .. ':msgs', a.score or '-inf', '+inf',
+                         'WITHSCORES', 'LIMIT', 0, batch)
+  for i = 1, #ids, 2 do
+    local member, score = ids[i], tonumber(ids[i + 1])
+    if not a.score or score > a.score or member > a.member then
+      if #items == a.limit then more = true; break end
+      local raw = redis.call('GET', P .. 'msg:' .. member)
+      if raw then table.insert(items, raw) end
+    end
+  end
+end
+return cjson.encode({items = items, more = more})

@@ -1,0 +1,88 @@
+"""Reads for the operator API: one organisation's inbox, conversations, messages and leads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from zapline.clients import redis_client
+from zapline.errors import BadRequest, NotFound
+from zapline.store.keys import OrgKeys
+from zapline.store.records import Conversation, Lead, Message, Page
+from zapline.store.scripts import Script, run_redis
+from zapline.uazapi.phones import e164
+
+__all__ = ["find_lead", "get_conversation", "get_lead", "list_conversations", "list_messages"]
+
+
+def _encode_cursor(score: float, member: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([score, member]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any]:
+    if not cursor:
+        return {}
+    try:
+        score, member = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return {"score": float(score), "member": str(member)}
+    except (ValueError, TypeError, binascii.Error):
+        raise BadRequest("cursor is not one this API returned") from None
+
+
+async def _page(org_id: str, op: str, limit: int, cursor: str | None, **args: Any) -> dict[str, Any]:
+    if not 1 <= limit <= 200:
+        raise BadRequest("limit must be between 1 and 200")
+    payload = {"limit": limit, **_decode_cursor(cursor), **args}
+    raw = await Script.load("page").run([OrgKeys(org_id).org], [op, json.dumps(payload)])
+    result: dict[str, Any] = json.loads(raw)
+    return result
+
+
+async def list_conversations(org_id: str, *, limit: int = 50, cursor: str | None = None) -> Page[Conversation]:
+    """Conversations, most recent activity first."""
+    result = await _page(org_id, "conversations", limit, cursor)
+    rows = list(result["items"] or [])
+    items = [Conversation.model_validate(row) for row in rows]
+    last = rows[-1] if rows else None
+    next_cursor = _encode_cursor(last["cursor_score"], last["id"]) if result["more"] and last else None
+    return Page[Conversation](items=items, next_cursor=next_cursor)
+
+
+async def get_conversation(org_id: str, conversation_id: str) -> Conversation:
+    record = await run_redis(redis_client().hgetall(OrgKeys(org_id).conversation(conversation_id)))
+    if not record:
+        raise NotFound(f"no conversation {conversation_id}")
+    return Conversation.model_validate(record)
+
+
+async def list_messages(
+    org_id: str, conversation_id: str, *, limit: int = 50, cursor: str | None = None
+) -> Page[Message]:
+    """A conversation's messages in WhatsApp order (oldest first)."""
+    result = await _page(org_id, "messages", limit, cursor, conversation_id=conversation_id)
+    if result.get("missing"):
+        raise NotFound(f"no conversation {conversation_id}")
+    items = [Message.model_validate_json(raw) for raw in (result["items"] or [])]
+    last = items[-1] if items else None
+    next_cursor = _encode_cursor(last.timestamp, last.id) if result["more"] and last else None
+    return Page[Message](items=items, next_cursor=next_cursor)
+
+
+async def get_lead(org_id: str, lead_id: str) -> Lead:
+    record = await run_redis(redis_client().hgetall(OrgKeys(org_id).lead(lead_id)))
+    if not record:
+        raise NotFound(f"no lead {lead_id}")
+    return Lead.model_validate(record)
+
+
+async def find_lead(org_id: str, phone: str) -> Lead:
+    """The lead with this phone number, in any common spelling (+55 11 99999-0001, a JID, …)."""
+    normalised = e164(phone)
+    if normalised is None:
+        raise BadRequest(f"{phone!r} is not a phone number")
+    lead_id = await run_redis(redis_client().hget(OrgKeys(org_id).lead_index, normalised))
+    if not lead_id:
+        raise NotFound(f"no lead with phone {normalised}")
+    return await get_lead(org_id, lead_id)

@@ -1,0 +1,153 @@
+"""Organisations, their API keys and their UAZAPI instances.
+
+An API key is ``zk_<org_id>_<secret>`` and an instance key (the secret path segment of the webhook
+URL) is ``<org_id>.<instance_id>.<secret>``: both name their organisation, so authenticating costs
+one read in that organisation's slot. Only SHA-256 digests of the secrets are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from zapline.clients import redis_client
+from zapline.errors import BadRequest, Conflict, NotFound, Unauthorized, UnknownInstance
+from zapline.store.keys import OrgKeys, all_orgs
+from zapline.store.scripts import run_redis
+
+__all__ = ["InstanceRef", "authenticate", "create_instance", "create_org", "get_instance", "parse_instance_key"]
+
+_API_KEY = re.compile(r"^zk_(org_[0-9a-z]{10})_([A-Za-z0-9_-]{20,})$")
+_INSTANCE_KEY = re.compile(r"^(org_[0-9a-z]{10})\.(inst_[0-9a-z]{10})\.([A-Za-z0-9_-]{20,})$")
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(5)}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class InstanceRef:
+    """What an instance key says: whose instance it is, and the digest of its secret."""
+
+    org_id: str
+    instance_id: str
+    key_hash: str
+
+    @property
+    def keys(self) -> OrgKeys:
+        return OrgKeys(self.org_id)
+
+
+def parse_instance_key(key: str) -> InstanceRef:
+    match = _INSTANCE_KEY.match(key)
+    if not match:
+        raise UnknownInstance("instance key is malformed", instance_key_prefix=key[:14])
+    org_id, instance_id, secret = match.groups()
+    return InstanceRef(org_id, instance_id, digest(secret))
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadRequest(f"unknown timezone {name!r}: use an IANA name such as America/Sao_Paulo") from None
+    return name
+
+
+async def create_org(name: str, timezone: str = "America/Sao_Paulo") -> tuple[dict[str, str], str]:
+    """Create an organisation; return its record and its API key (shown once, stored hashed)."""
+    org_id = new_id("org")
+    api_key = f"zk_{org_id}_{secrets.token_urlsafe(24)}"
+    record = {"id": org_id, "name": name, "timezone": _check_timezone(timezone), "created_at": str(now_ms())}
+    redis = redis_client()
+    pipe = redis.pipeline()
+    pipe.hset(OrgKeys(org_id).org, values={**record, "api_key_hash": digest(api_key)})
+    pipe.sadd(all_orgs(), org_id)
+    await run_redis(pipe.exec())
+    return record, api_key
+
+
+async def get_org(org_id: str) -> dict[str, str]:
+    record: dict[str, str] = await run_redis(redis_client().hgetall(OrgKeys(org_id).org))
+    if not record:
+        raise NotFound(f"no organisation {org_id}")
+    record.pop("api_key_hash", None)
+    return record
+
+
+async def authenticate(authorization: str | None) -> str:
+    """The organisation an ``Authorization: Bearer <api key>`` header belongs to."""
+    scheme, _, key = (authorization or "").partition(" ")
+    match = _API_KEY.match(key.strip()) if scheme.lower() == "bearer" else None
+    if not match:
+        raise Unauthorized("send Authorization: Bearer <organisation API key>")
+    org_id = match.group(1)
+    stored = await run_redis(redis_client().hget(OrgKeys(org_id).org, "api_key_hash"))
+    if not stored or not hmac.compare_digest(stored, digest(key.strip())):
+        raise Unauthorized("API key not recognised")
+    return org_id
+
+
+async def create_instance(
+    org_id: str, *, name: str, token: str, base_url: str, owner: str = ""
+) -> tuple[dict[str, str], str]:
+    """Register a UAZAPI instance; return its record (without the token) and its instance key."""
+    org = await get_org(org_id)
+    keys = OrgKeys(org_id)
+    instance_id = new_id("inst")
+    secret = secrets.token_urlsafe(24)
+    redis = redis_client()
+    if not await run_redis(redis.hsetnx(keys.instances, name, instance_id)):
+        raise Conflict(f"organisation {org_id} already has an instance named {name!r}")
+    record = {
+        "id": instance_id,
+        "org_id": org_id,
+        "name": name,
+        "base_url": base_url.rstrip("/"),
+        "owner": "".join(ch for ch in owner if ch.isdigit()),
+        "timezone": org["timezone"],
+        "status": "unknown",
+        "created_at": str(now_ms()),
+    }
+    await run_redis(
+        redis.hset(keys.instance(instance_id), values={**record, "token": token, "key_hash": digest(secret)})
+    )
+    return record, f"{org_id}.{instance_id}.{secret}"
+
+
+async def get_instance(org_id: str, name_or_id: str) -> dict[str, Any]:
+    """An instance's record including its UAZAPI token (for sending); by name or id."""
+    keys = OrgKeys(org_id)
+    redis = redis_client()
+    instance_id = (
+        name_or_id if name_or_id.startswith("inst_") else await run_redis(redis.hget(keys.instances, name_or_id))
+    )
+    record: dict[str, Any] = await run_redis(redis.hgetall(keys.instance(instance_id))) if instance_id else {}
+    if not record:
+        raise NotFound(f"organisation {org_id} has no instance {name_or_id!r}")
+    record.pop("key_hash", None)
+    return record
+
+
+async def check_instance(ref: InstanceRef, token: str) -> None:
+    """Raise ``UnknownInstance`` unless the key's secret and the webhook's token both match."""
+    stored = await run_redis(redis_client().hmget(ref.keys.instance(ref.instance_id), "key_hash", "token"))
+    key_hash, expected = stored
+    if key_hash is None or not hmac.compare_digest(key_hash, ref.key_hash):
+        raise UnknownInstance("no instance for this key", org=ref.org_id, instance=ref.instance_id)
+    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+        raise UnknownInstance("body token does not match the instance", org=ref.org_id, instance=ref.instance_id)

@@ -1,0 +1,56 @@
+"""Lua scripts, run with EVALSHA in one round trip (EVAL, which also caches it, on NOSCRIPT)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+from upstash_redis.errors import UpstashError
+
+from zapline.clients import redis_client
+from zapline.config import get_settings
+from zapline.errors import StoreUnavailable
+
+__all__ = ["Script", "run_redis"]
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    source: str
+    sha: str
+
+    @classmethod
+    @cache
+    def load(cls, name: str) -> Script:
+        source = (Path(__file__).parent / "lua" / f"{name}.lua").read_text()
+        return cls(name, source, hashlib.sha1(source.encode()).hexdigest())
+
+    async def run(self, keys: list[str], args: list[str]) -> Any:
+        redis = redis_client()
+        try:
+            return await run_redis(redis.evalsha(self.sha, keys=keys, args=args))
+        except StoreUnavailable as exc:
+            if "NOSCRIPT" not in exc.message:
+                raise
+        return await run_redis(redis.eval(self.source, keys=keys, args=args))
+
+
+async def run_redis(call: Any) -> Any:
+    """Await one Upstash call with the configured deadline; any failure to reach Redis is transient.
+
+    The Upstash SDK has no timeout of its own, and raises httpx errors, JSON errors (an HTML
+    error page) or ``UpstashError``; all of them mean "try again later" to QStash.
+    """
+    try:
+        async with asyncio.timeout(get_settings().http_timeout):
+            return await call
+    except UpstashError as exc:
+        raise StoreUnavailable(f"Upstash Redis refused the command: {exc}") from None
+    except (TimeoutError, httpx.HTTPError, ValueError, OSError) as exc:
+        raise StoreUnavailable(f"Upstash Redis unavailable: {type(exc).__name__}") from None

@@ -1,0 +1,1 @@
+"""UAZAPI: webhook event models and normalisation, and the sending client."""

@@ -1,0 +1,209 @@
+"""UAZAPI webhook payloads as typed models, parsed leniently where UAZAPI is loose.
+
+Real traffic is a flat envelope (``EventType``, ``token``, ``owner``, ``instanceName``, ``BaseUrl``)
+plus ``chat``/``message`` (messages), ``event``/``state`` (receipts) or ``instance`` (connection).
+Booleans sometimes arrive as ``"True"``/``"False"``, receipt timestamps as strings in seconds while
+message timestamps are integers in milliseconds; every field we do not use is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from zapline.errors import InvalidPayload
+
+__all__ = [
+    "ChatInfo",
+    "ConnectionEvent",
+    "Envelope",
+    "MessageInfo",
+    "MessagesEvent",
+    "Receipt",
+    "ReceiptEvent",
+    "UazapiEvent",
+    "parse_event",
+]
+
+
+def _bool(value: Any) -> Any:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no", ""):
+            return False
+    return False if value is None else value
+
+
+def _epoch_ms(value: Any) -> Any:
+    """Seconds or milliseconds, as a number or a numeric string, to milliseconds; 0 when absent."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value  # let pydantic report it
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value * 1000) if 0 < value < 100_000_000_000 else int(value)
+    return value
+
+
+def _text(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _id_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Bool = Annotated[bool, BeforeValidator(_bool)]
+EpochMs = Annotated[int, BeforeValidator(_epoch_ms)]
+Text = Annotated[str, BeforeValidator(_text)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+
+class Envelope(_Model):
+    event_type: str = Field(alias="EventType", min_length=1)
+    token: Text = ""
+    owner: Text = ""
+    instance_name: Text = Field("", alias="instanceName")
+    base_url: Text = Field("", alias="BaseUrl")
+
+
+class ChatInfo(_Model):
+    wa_chatid: Text = ""
+    wa_chatlid: Text = ""
+    name: Text = ""
+    wa_name: Text = ""
+    wa_contact_name: Text = Field("", alias="wa_contactName")
+    phone: Text = ""
+    wa_is_group: Bool = Field(False, alias="wa_isGroup")
+
+
+class MessageInfo(_Model):
+    id: Text = ""
+    messageid: str = Field(min_length=1)
+    chatid: Text = ""
+    chatlid: Text = ""
+    from_me: Bool = Field(False, alias="fromMe")
+    is_group: Bool = Field(False, alias="isGroup")
+    group_name: Text = Field("", alias="groupName")
+    message_type: Text = Field("", alias="messageType")
+    type: Text = ""
+    media_type: Text = Field("", alias="mediaType")
+    timestamp: EpochMs = Field(0, alias="messageTimestamp")
+    text: Text = ""
+    content: Any = None
+    sender: Text = ""
+    sender_pn: Text = ""
+    sender_lid: Text = ""
+    sender_name: Text = Field("", alias="senderName")
+    quoted: Text = ""
+    reaction: Text = ""
+    edited: Text = ""
+    vote: Text = ""
+    button_or_list_id: Text = Field("", alias="buttonOrListid")
+    convert_options: Text = Field("", alias="convertOptions")
+    track_id: Text = ""
+    track_source: Text = ""
+    was_sent_by_api: Bool = Field(False, alias="wasSentByApi")
+    source: Text = ""
+
+
+class MessagesEvent(Envelope):
+    chat: ChatInfo | None = None
+    message: MessageInfo
+
+
+class Receipt(_Model):
+    message_ids: Annotated[list[str], BeforeValidator(_id_list)] = Field(alias="MessageIDs", min_length=1)
+    chat: Text = Field("", alias="Chat")
+    sender: Text = Field("", alias="Sender")
+    is_from_me: Bool = Field(False, alias="IsFromMe")
+    is_group: Bool = Field(False, alias="IsGroup")
+    timestamp: EpochMs = Field(0, alias="Timestamp")
+    type: Text = Field("", alias="Type")
+
+
+class ReceiptEvent(Envelope):
+    event: Receipt
+    type: Text = ""
+    state: Text = ""
+
+    @property
+    def status(self) -> str | None:
+        """The delivery status this receipt reports: delivered, read or played (None: ignore)."""
+        for candidate in (self.state, self.event.type, self.type):
+            status = _RECEIPT_STATUS.get(candidate.strip().lower())
+            if status:
+                return status
+        return None
+
+
+_RECEIPT_STATUS = {
+    "sent": "sent",
+    "server": "sent",
+    "delivered": "delivered",
+    "deliveredreceipt": "delivered",
+    "read": "read",
+    "readself": "read",
+    "read-self": "read",
+    "played": "played",
+    "playedself": "played",
+}
+
+
+class InstanceState(_Model):
+    name: Text = ""
+    status: Text = ""
+    last_disconnect: Text = Field("", alias="lastDisconnect")
+    last_disconnect_reason: Text = Field("", alias="lastDisconnectReason")
+
+
+class ConnectionEvent(Envelope):
+    instance: InstanceState | None = None
+    type: Text = ""
+
+
+UazapiEvent = MessagesEvent | ReceiptEvent | ConnectionEvent | Envelope
+
+_MODELS: dict[str, type[Envelope]] = {
+    "messages": MessagesEvent,
+    "messages_update": ReceiptEvent,
+    "connection": ConnectionEvent,
+}
+
+
+def parse_event(body: bytes) -> UazapiEvent:
+    """The typed event in a webhook body; ``InvalidPayload`` naming the field when it is malformed.
+
+    Unknown ``EventType`` values parse as a bare :class:`Envelope`: acknowledged, never failed.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidPayload(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidPayload("body must be a JSON object")
+    event_type = data.get("EventType")
+    if not isinstance(event_type, str) or not event_type:
+        raise InvalidPayload("EventType is missing: not a UAZAPI webhook", field="EventType")
+    model = _MODELS.get(event_type, Envelope)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidPayload(f"{event_type} event: {where}: {first['msg']}", field=where) from None
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
