@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import SandboxProcess
+from tests.support import AppProcess, SandboxProcess, Tenant
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +29,22 @@ def app_env(sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterato
     get_settings.cache_clear()
     yield env
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def app(sandbox: dict[str, str]) -> Iterator[AppProcess]:
+    """Every function served over real HTTP (``zapline serve``) against the session sandbox."""
+    from zapline.sandbox.redis_server import free_port
+
+    process = AppProcess(sandbox, free_port())
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def tenant(app: AppProcess, sandbox: dict[str, str]) -> Tenant:
+    """A fresh organisation and instance per test module (tests inside use distinct contacts)."""
+    return Tenant({**sandbox, "APP_URL": app.url})

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -68,3 +68,133 @@ class SandboxProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class AppProcess:
+    """``zapline serve``: every function on one port, configured by ``env`` (the sandbox's settings)."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        self.env = {**os.environ, **env, "APP_URL": f"http://127.0.0.1:{port}"}
+        self.port = port
+        self.url = self.env["APP_URL"]
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 30.0) -> str:
+        cmd = [sys.executable, "-m", "zapline", "serve", "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=self.env)
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready or not self.proc.stdout.readline():
+            self.stop()
+            raise RuntimeError(f"zapline serve did not come up within {timeout}s")
+        return self.url
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+
+
+def qstash_signature(url: str, body: bytes, key: str, **overrides: object) -> str:
+    """An ``Upstash-Signature`` as QStash makes it (PyJWT, HS256), with claims overridable."""
+    import base64
+    import hashlib
+    import secrets
+
+    import jwt
+
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "iss": "Upstash",
+        "sub": url,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": f"jwt_{secrets.token_hex(8)}",
+        "body": base64.urlsafe_b64encode(hashlib.sha256(body).digest()).decode(),
+    }
+    claims.update(overrides)
+    return jwt.encode(claims, key, algorithm="HS256", headers={"typ": "JWT"})
+
+
+def zapline_cli(env: dict[str, str], *args: str) -> dict[str, str]:
+    """Run ``zapline <args> --json`` with ``env`` and return its JSON answer."""
+    result = subprocess.run(
+        [sys.executable, "-m", "zapline", *args, "--json"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"zapline {' '.join(args)} failed: {result.stderr}")
+    answer: dict[str, str] = json.loads(result.stdout)
+    return answer
+
+
+class Tenant:
+    """An organisation with one UAZAPI instance, registered through the ``zapline`` command."""
+
+    def __init__(self, env: dict[str, str], *, name: str = "Acme", token: str | None = None) -> None:
+        import secrets
+
+        self.env = env
+        self.token = token or f"uaz-{secrets.token_hex(8)}"
+        org = zapline_cli(env, "orgs", "add", name, "--timezone", "America/Sao_Paulo")
+        self.org_id, self.api_key = org["org_id"], org["api_key"]
+        instance = zapline_cli(
+            env, "instances", "add", "--org", self.org_id, "--name", "main", "--token", self.token,
+            "--base-url", env.get("UAZAPI_URL", "https://example.uazapi.com"), "--owner", "5511999990000",
+        )  # fmt: skip
+        self.instance_id = instance["instance_id"]
+        self.instance_key = instance["instance_key"]
+        self.webhook_url = instance["webhook_url"]
+        self.ingress_url = instance["ingress_url"]
+        self.inbound_path = f"/api/inbound/uazapi/{self.instance_key}"
+
+    def api(self, path: str, **params: str) -> Any:
+        import httpx
+
+        response = httpx.get(
+            f"{self.env['APP_URL']}/api/v1{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=10,
+        )
+        return response
+
+
+def deliver(
+    app_url: str,
+    path: str,
+    body: bytes,
+    *,
+    key: str,
+    retried: int = 0,
+    message_id: str | None = None,
+    signature: str | None = None,
+    **claims: object,
+) -> Any:
+    """POST ``body`` to the app as QStash would, signed for the exact URL (unless given one)."""
+    import secrets
+
+    import httpx
+
+    url = f"{app_url}{path}"
+    headers = {
+        "Content-Type": "application/json",
+        "Upstash-Signature": signature if signature is not None else qstash_signature(url, body, key, **claims),
+        "Upstash-Message-Id": message_id or f"msg_{secrets.token_hex(10)}",
+        "Upstash-Retried": str(retried),
+        "User-Agent": "Upstash-QStash",
+    }
+    return httpx.post(url, content=body, headers=headers, timeout=30)

@@ -59,42 +59,41 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    import os
-
-    from zapline.dev import serve
-    from zapline.sandbox.redis_server import free_port
-    from zapline.sandbox.supervisor import SERVICES, Sandbox
+    from zapline.dev import run_dev
+    from zapline.sandbox.supervisor import SERVICES
 
     ports = {name: getattr(args, f"{name}_port") for name in ("redis", *SERVICES)}
-    sandbox = Sandbox(Path(args.data_dir), host=args.host, ports=ports, centrifugo_config=args.centrifugo_config)
+    return run_dev(Path(args.data_dir), args.host, ports, args.port, args.centrifugo_config)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    import os
+
+    from zapline.watch import watch
+
+    _load_env_file(args.env_file)
+    app_url = args.app_url or os.environ.get("APP_URL")
+    if not app_url:
+        raise SystemExit("zapline: pass --app-url (or set APP_URL)")
     try:
-        settings = sandbox.start()
-        app_port = args.port or int(sandbox.saved.get("app_port") or 0) or free_port(args.host)
-        sandbox.remember(app_port=app_port)
-        settings["APP_URL"] = f"http://{args.host}:{app_port}"
-        os.environ.update(settings)
-
-        def ready() -> None:
-            print(json.dumps(settings), flush=True)
-            for line in _dev_status(settings):
-                print(line, file=sys.stderr, flush=True)
-
-        serve(args.host, app_port, ready)
-    finally:
-        sandbox.stop()
+        _run_async(watch(app_url, args.api_key))
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
-def _dev_status(settings: dict[str, str]) -> list[str]:
-    app = settings["APP_URL"]
-    return [
-        "",
-        f"  Zapline is running at {app}  (Ctrl-C stops everything)",
-        f"  health:      curl {app}/health",
-        f"  Redis REST:  {settings['UPSTASH_REDIS_REST_URL']}   Centrifugo: {settings.get('CENTRIFUGO_API_URL', '-')}",
-        f"  QStash:      {settings.get('QSTASH_URL', '-')}",
-        "",
-    ]
+def _serve(args: argparse.Namespace) -> int:
+    from zapline.devserver import serve
+    from zapline.sandbox.redis_server import free_port
+
+    _load_env_file(args.env_file)
+    port = args.port or free_port(args.host)
+
+    def ready() -> None:
+        print(json.dumps({"APP_URL": f"http://{args.host}:{port}"}), flush=True)
+
+    serve(args.host, port, ready)
+    return 0
 
 
 def _load_env_file(path: str | None) -> None:
@@ -164,6 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON object")
     common.add_argument("--env-file", help="settings file (default: .env, else .zapline/dev.env from zapline dev)")
+
+    serve = commands.add_parser("serve", parents=[common], help="every function on one port, with your settings")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.set_defaults(run=_serve)
+
+    watch = commands.add_parser("watch", parents=[common], help="print an organisation's live updates")
+    watch.add_argument("--api-key", required=True, help="the organisation's API key")
+    watch.add_argument("--app-url", help="where the functions run (default: APP_URL)")
+    watch.set_defaults(run=_watch)
 
     orgs = commands.add_parser("orgs", help="organisations").add_subparsers(dest="action", required=True)
     org_add = orgs.add_parser("add", parents=[common], help="create an organisation and its API key")

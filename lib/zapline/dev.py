@@ -1,113 +1,120 @@
-"""``zapline dev``: the sandbox plus every function behind one local port, routed as on Vercel.
+"""``zapline dev``: the sandbox, a demo organisation, and every function on one local port.
 
-The routing table is vercel.json's own, so a path that works here reaches the same function when
-deployed.
+It prints the settings as one JSON line on stdout (the sandbox's, plus ``APP_URL``), writes them to
+``<data-dir>/dev.env`` for the other ``zapline`` commands, registers a demo organisation and
+instance (once per data dir), and shows on stderr a ready-to-run curl that sends a sample webhook
+through the sandbox QStash, and how to watch it arrive.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import asyncio
 import json
-import re
+import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from zapline.devserver import serve
+from zapline.sandbox.redis_server import free_port
+from zapline.sandbox.supervisor import Sandbox
 
-__all__ = ["DevRouter", "load_routes", "project_root"]
+__all__ = ["run_dev"]
 
-
-def project_root() -> Path:
-    """The checkout holding vercel.json and functions/: this file's, else the current directory."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout if (checkout / "vercel.json").exists() else Path.cwd()
+DEMO_CONTACT = "5511999990001"
 
 
-@dataclass(frozen=True)
-class FunctionRoute:
-    pattern: re.Pattern[str]
-    module_path: Path
+async def _demo(settings: dict[str, str], saved: dict[str, Any] | None, token: str) -> dict[str, Any]:
+    """The demo organisation and instance: the saved ones if Redis still has them, else new ones."""
+    from zapline.admin.commands import add_instance, add_org, webhook_urls
+    from zapline.clients import aclose_clients
+    from zapline.errors import NotFound
+    from zapline.store.registry import get_org
 
-    @property
-    def name(self) -> str:
-        return self.module_path.stem
-
-
-def load_routes(root: Path) -> list[FunctionRoute]:
-    config = json.loads((root / "vercel.json").read_text())
-    return [FunctionRoute(re.compile(f"^{r['src']}$"), root / r["dest"].lstrip("/")) for r in config["routes"]]
-
-
-def load_function(path: Path) -> Any:
-    """Import ``functions/<name>.py`` by path, as Vercel and Lambda do."""
-    name = f"functions.{path.stem}"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    try:
+        if saved:
+            await get_org(saved["org_id"])
+            return {**saved, **webhook_urls(saved["instance_key"])}
+    except NotFound:
+        pass
+    org = await add_org("Demo", "America/Sao_Paulo")
+    base_url = settings.get("UAZAPI_URL", "https://demo.uazapi.invalid")
+    instance = await add_instance(org["org_id"], "demo", token, base_url, "5511999990000")
+    await aclose_clients()
+    return {"org_id": org["org_id"], "api_key": org["api_key"], **instance}
 
 
-class DevRouter:
-    """An ASGI app that hands each request to the function vercel.json routes it to."""
-
-    def __init__(self, root: Path) -> None:
-        self.routes = load_routes(root)
-        self.apps: dict[Path, ASGIApp] = {}
-        for route in self.routes:
-            if route.module_path not in self.apps:
-                self.apps[route.module_path] = load_function(route.module_path).app
-
-    def resolve(self, path: str) -> ASGIApp | None:
-        for route in self.routes:
-            if route.pattern.match(path):
-                return self.apps[route.module_path]
-        return None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        app = self.resolve(scope["path"])
-        if app is None:
-            body = json.dumps({"status": "error", "error_type": "not_found", "error": "no function"}).encode()
-            await send(
-                {"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"application/json")]}
-            )
-            await send({"type": "http.response.body", "body": body})
-            return
-        await app(scope, receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        from zapline.clients import aclose_clients
-
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await aclose_clients()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+def _sample_webhook(token: str) -> dict[str, Any]:
+    return {
+        "BaseUrl": "https://demo.uazapi.invalid",
+        "EventType": "messages",
+        "instanceName": "demo",
+        "owner": "5511999990000",
+        "token": token,
+        "chat": {"wa_chatid": f"{DEMO_CONTACT}@s.whatsapp.net", "name": "Ana Souza", "wa_isGroup": False},
+        "message": {
+            "id": "5511999990000:DEMO0000000000000000000000000001",
+            "messageid": "DEMO0000000000000000000000000001",
+            "chatid": f"{DEMO_CONTACT}@s.whatsapp.net",
+            "fromMe": False,
+            "isGroup": False,
+            "messageType": "Conversation",
+            "type": "text",
+            "messageTimestamp": 1770000000000,
+            "text": "Olá! Quero saber mais sobre o plano Pro.",
+            "content": "Olá! Quero saber mais sobre o plano Pro.",
+            "sender_pn": f"{DEMO_CONTACT}@s.whatsapp.net",
+            "senderName": "Ana Souza",
+            "wasSentByApi": False,
+        },
+    }
 
 
-def serve(host: str, port: int, on_ready: Callable[[], None]) -> None:
-    """Run the dev router with uvicorn until SIGINT/SIGTERM; call ``on_ready`` once listening."""
-    import uvicorn
+def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> list[str]:
+    app = settings["APP_URL"]
+    auth = f"-H 'Authorization: Bearer {demo['api_key']}'"
+    return [
+        "",
+        f"  Zapline is running at {app}   (Ctrl-C stops everything; data stays in {sample.parent})",
+        f"  Redis REST {settings['UPSTASH_REDIS_REST_URL']}   QStash {settings.get('QSTASH_URL', '-')}   "
+        f"Centrifugo {settings.get('CENTRIFUGO_API_URL', '-')}",
+        "",
+        f"  Demo organisation {demo['org_id']} with instance 'demo'.",
+        "  1. Watch live updates (in another terminal):",
+        f"       .venv/bin/zapline watch --api-key {demo['api_key']} --app-url {app}",
+        "  2. Send a sample UAZAPI webhook through the sandbox QStash:",
+        f"       curl -s -X POST '{demo['webhook_url']}' -H 'Content-Type: application/json' --data @{sample}",
+        "  3. See what was stored:",
+        f"       curl -s {auth} {app}/api/v1/conversations",
+        f"       curl -s {auth} '{app}/api/v1/leads?phone=%2B{DEMO_CONTACT}'",
+        "  Other zapline commands read the settings from " + str(sample.parent / "dev.env") + ".",
+        "",
+    ]
 
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                on_ready()
 
-    router = DevRouter(project_root())
-    config = uvicorn.Config(router, host=host, port=port, log_level="warning", access_log=False)
-    Server(config).run()
+def run_dev(data_dir: Path, host: str, ports: dict[str, int], port: int, centrifugo_config: Path | None = None) -> int:
+    sandbox = Sandbox(data_dir, host=host, ports=ports, centrifugo_config=centrifugo_config)
+    try:
+        settings = sandbox.start()
+        app_port = port or int(sandbox.saved.get("app_port") or 0) or free_port(host)
+        settings["APP_URL"] = f"http://{host}:{app_port}"
+        os.environ.update(settings)
+        env_file = sandbox.data_dir / "dev.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        env_file.chmod(0o600)
+
+        token = sandbox.secrets["uazapi_instance_token"]
+        demo = asyncio.run(_demo(settings, sandbox.saved.get("demo"), token))
+        sandbox.remember(app_port=app_port, demo={k: demo[k] for k in ("org_id", "api_key", "instance_key")})
+        sample = sandbox.data_dir / "sample-webhook.json"
+        sample.write_text(json.dumps(_sample_webhook(token), ensure_ascii=False, indent=2))
+
+        def ready() -> None:
+            print(json.dumps(settings), flush=True)
+            for line in _status(settings, demo, sample):
+                print(line, file=sys.stderr, flush=True)
+
+        serve(host, app_port, ready)
+    finally:
+        sandbox.stop()
+    return 0

@@ -86,6 +86,17 @@ async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
     }
 
 
+async def realtime_subscription(request: Request, org_id: str) -> dict[str, Any]:
+    """A subscription token for one of the organisation's conversation channels."""
+    try:
+        conversation_id = (await request.json())["conversation_id"]
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest('send {"conversation_id": "conv_..."}') from None
+    conversation = await queries.get_conversation(org_id, str(conversation_id))
+    channel = realtime.conversation_channel(org_id, conversation.id)
+    return {"token": realtime.subscription_token(f"operator:{org_id}", channel), "channel": channel}
+
+
 routes = [
     Route("/api/v1/conversations", endpoint(list_conversations), methods=["GET"]),
     Route("/api/v1/conversations/{conversation_id}", endpoint(get_conversation), methods=["GET"]),
@@ -93,4 +104,5 @@ routes = [
     Route("/api/v1/leads", endpoint(find_lead), methods=["GET"]),
     Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
     Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
+    Route("/api/v1/realtime/subscription", endpoint(realtime_subscription), methods=["POST"]),
 ]
