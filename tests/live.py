@@ -42,12 +42,12 @@ class LiveInbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.client.disconnect()
 
-    async def expect(self, check: Callable[[str, Any], bool], timeout: float = 15.0) -> tuple[str, Any]:
-        """The first publication (already seen or arriving before ``timeout``) that ``check`` accepts."""
+    async def expect(self, check: Callable[[str, Any], bool], wait: float = 15.0) -> tuple[str, Any]:
+        """The first publication (already seen or arriving before ``wait`` seconds) that ``check`` accepts."""
         for item in self.seen:
             if check(*item):
                 return item
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait):
             while True:
                 item = await self._events.publications.get()
                 self.seen.append(item)

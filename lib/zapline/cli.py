@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -75,10 +76,8 @@ def _watch(args: argparse.Namespace) -> int:
     app_url = args.app_url or os.environ.get("APP_URL")
     if not app_url:
         raise SystemExit("zapline: pass --app-url (or set APP_URL)")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _run_async(watch(app_url, args.api_key))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

@@ -31,6 +31,25 @@ def _ws_url(value: str) -> str:
     return value
 
 
+def _rate(value: str) -> str:
+    count, _, period = value.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or not period.strip() or not period.strip()[:-1].isdigit():
+        raise ValueError("must look like 20/1s, 30/60s or 100/1m (messages per period)")
+    if period.strip()[-1] not in "smhd":
+        raise ValueError("period unit must be s, m, h or d")
+    return value.replace(" ", "")
+
+
+def _seconds_list(value: str) -> str:
+    try:
+        steps = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError("must be comma-separated whole seconds, e.g. 3600,86400,259200") from None
+    if any(s <= 0 for s in steps) or steps != sorted(steps):
+        raise ValueError("must be positive and increasing")
+    return value
+
+
 def _secret(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -40,6 +59,8 @@ def _secret(value: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 WsUrl = Annotated[str, AfterValidator(_ws_url)]
 Secret = Annotated[str, AfterValidator(_secret)]
+Rate = Annotated[str, AfterValidator(_rate)]
+SecondsList = Annotated[str, AfterValidator(_seconds_list)]
 
 
 class Settings(BaseModel):
@@ -78,6 +99,29 @@ class Settings(BaseModel):
     )
     max_payload_bytes: int = Field(
         512 * 1024, alias="ZAPLINE_MAX_PAYLOAD_BYTES", ge=1024, description="largest webhook body accepted"
+    )
+    send_rate_realtime: Rate = Field(
+        "20/1s", alias="ZAPLINE_SEND_RATE_REALTIME", description="operator and AI replies per instance, e.g. 20/1s"
+    )
+    send_rate_automation: Rate = Field(
+        "30/1m", alias="ZAPLINE_SEND_RATE_AUTOMATION", description="follow-ups, NPS, birthdays per instance"
+    )
+    send_rate_bulk: Rate = Field(
+        "100/1m", alias="ZAPLINE_SEND_RATE_BULK", description="campaign messages per instance, e.g. 100/1m"
+    )
+    followup_after: SecondsList = Field(
+        "3600,86400,259200",
+        alias="ZAPLINE_FOLLOWUP_AFTER",
+        description="default follow-up steps: seconds of lead silence after our last message, increasing",
+    )
+    nps_delay: int = Field(60, alias="ZAPLINE_NPS_DELAY", ge=0, description="seconds from close to the NPS survey")
+    nps_expiry: int = Field(
+        86400, alias="ZAPLINE_NPS_EXPIRY", ge=60, description="seconds an unanswered NPS survey stays open"
+    )
+    opt_out_keywords: str = Field(
+        "PARAR,STOP,SAIR,CANCELAR,DESCADASTRAR",
+        alias="ZAPLINE_OPT_OUT_KEYWORDS",
+        description="comma-separated words that, sent alone by a lead, opt them out of automated messages",
     )
     log_level: str = Field(
         "INFO", alias="ZAPLINE_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level"

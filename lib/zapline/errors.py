@@ -96,6 +96,10 @@ class TransientError(ZaplineError):
     retryable = True
     error_type = "unavailable"
 
+    def __init__(self, message: str, *, retry_after: int | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.retry_after = retry_after  # seconds; sent as Retry-After, which QStash honours
+
 
 class StoreUnavailable(TransientError):
     error_type = "store_unavailable"

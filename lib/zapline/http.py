@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from zapline.config import get_settings
-from zapline.errors import PayloadTooLarge, PermanentError, ZaplineError
+from zapline.errors import PayloadTooLarge, PermanentError, TransientError, ZaplineError
 from zapline.logs import get_logger
 from zapline.signature import verify_signature
 
@@ -55,7 +55,11 @@ def public_url(app_url: str, request: Request) -> str:
 
 
 def error_response(error: ZaplineError) -> JSONResponse:
-    headers = {"Upstash-NonRetryable-Error": "true"} if isinstance(error, PermanentError) else None
+    headers = {}
+    if isinstance(error, PermanentError):
+        headers["Upstash-NonRetryable-Error"] = "true"
+    elif isinstance(error, TransientError) and error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
 
 

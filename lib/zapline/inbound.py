@@ -16,7 +16,7 @@ from typing import Any
 
 from starlette.routing import Route
 
-from zapline import realtime
+from zapline import automation, realtime
 from zapline.http import Delivery, signed
 from zapline.logs import get_logger
 from zapline.store.ingest import (
@@ -41,10 +41,23 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
     retry = delivery.retried > 0
     if isinstance(event, MessagesEvent):
         message = normalize_message(event)
-        result = await ingest_message(ref, event.token, message)
+        said = message.vote if message.kind == "poll_vote" else message.text
+        inbound = not message.from_me
+        result = await ingest_message(
+            ref,
+            event.token,
+            message,
+            nps_score=automation.nps_score(said) if inbound else None,
+            opt_out=inbound and message.kind == "text" and automation.opt_out_keyword(said),
+        )
         if result.outcome != "duplicate" or retry:
             await _publish_message(ref, message.wa_id, result)
+        await automation.cancel_quietly(result.cancel)  # the lead wrote: the armed follow-up is stale
         answer = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
+        if result.nps_score is not None:
+            answer["nps_score"] = result.nps_score
+        if result.opted_out:
+            answer["opted_out"] = True
     elif isinstance(event, ReceiptEvent):
         status = event.status
         if status is None:

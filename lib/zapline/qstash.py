@@ -7,6 +7,7 @@ connection pool. The CLI's operations (schedules, dead letters) use the official
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,11 @@ from zapline.clients import http_client
 from zapline.config import get_settings
 from zapline.errors import QueueUnavailable
 
-__all__ = ["FlowControl", "cancel", "destination", "publish"]
+__all__ = ["LANES", "FlowControl", "cancel", "destination", "lane_flow_control", "publish", "publish_json"]
+
+LANES = ("realtime", "automation", "bulk")
+_PARALLELISM = {"realtime": 4, "automation": 2, "bulk": 1}  # sends in flight per instance and lane
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,20 @@ class FlowControl:
         if self.period:
             parts.append(f"period={self.period}s")
         return ",".join(parts)
+
+
+def lane_flow_control(lane: str, instance_id: str) -> FlowControl:
+    """The send lane of one instance: its own QStash flow-control key and rate, so a campaign's
+    backlog (bulk) never delays a reply (realtime) or a follow-up (automation)."""
+    settings = get_settings()
+    rate = {
+        "realtime": settings.send_rate_realtime,
+        "automation": settings.send_rate_automation,
+        "bulk": settings.send_rate_bulk,
+    }[lane]
+    count, _, period = rate.partition("/")
+    seconds = int(period[:-1]) * _UNITS[period[-1]]
+    return FlowControl(f"send:{lane}:{instance_id}", rate=int(count), period=seconds, parallelism=_PARALLELISM[lane])
 
 
 def destination(path: str) -> str:
@@ -73,6 +92,12 @@ async def publish(
     reply = await _call("POST", url, headers=headers, content=body)
     message_id: str = reply["messageId"]
     return message_id
+
+
+async def publish_json(path: str, payload: Any, **options: Any) -> str:
+    """``publish`` with a JSON body (compact, UTF-8)."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return await publish(path, body, **options)
 
 
 async def cancel(message_id: str) -> bool:

@@ -16,7 +16,7 @@ import aiohttp
 
 from tests.benchmarks.stack import Stack, import_samples, percentile
 from tests.support import qstash_signature
-from tests.uazapi_payloads import Uazapi, body
+from zapline.sandbox.uazapi.payloads import Uazapi, body
 
 MESSAGES = 2000
 CONCURRENCY = 16

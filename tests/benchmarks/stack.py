@@ -85,11 +85,7 @@ def median_import_ms(statement: str, env: dict[str, str], runs: int = 11) -> flo
 
 
 def import_samples(statement: str, env: dict[str, str], runs: int) -> list[float]:
-    code = (
-        "import time; t=time.perf_counter(); "
-        + statement
-        + "; print((time.perf_counter()-t)*1000)"
-    )
+    code = "import time; t=time.perf_counter(); " + statement + "; print((time.perf_counter()-t)*1000)"
     samples = []
     for _ in range(runs):
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from zapline import realtime
+from zapline import automation, realtime
 from zapline.config import get_settings
 from zapline.errors import BadRequest, ZaplineError
 from zapline.http import error_response
@@ -76,6 +77,61 @@ async def get_lead(request: Request, org_id: str) -> BaseModel:
     return await queries.get_lead(org_id, request.path_params["lead_id"])
 
 
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except ValueError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+async def send_message(request: Request, org_id: str) -> dict[str, Any]:
+    """Queue a reply in the realtime lane: ``{"text"}`` or ``{"media_url", "media_type", "caption"?}``.
+
+    An ``Idempotency-Key`` header makes a double submit (same key) one message, sent once.
+    """
+    data = await _json_object(request)
+    conversation_id = request.path_params["conversation_id"]
+    key = request.headers.get("idempotency-key")
+    message_id = f"msg_{hashlib.sha256(f'{org_id}:{conversation_id}:{key}'.encode()).hexdigest()[:16]}" if key else None
+    if data.get("media_url"):
+        media_type = str(data.get("media_type") or "image")
+        media = {"url": str(data["media_url"]), "media_type": media_type}
+        if data.get("file_name"):
+            media["file_name"] = str(data["file_name"])
+        kind = {"ptt": "audio", "myaudio": "audio", "ptv": "video"}.get(media_type, media_type)
+        fields: dict[str, Any] = {"kind": kind, "text": str(data.get("caption") or ""), "media": media}
+    elif isinstance(data.get("text"), str):
+        fields = {"text": data["text"]}
+    else:
+        raise BadRequest('send {"text": "..."} or {"media_url": "https://...", "media_type": "image"}')
+    message = await automation.operator_reply(
+        org_id, conversation_id, message_id=message_id, author="operator", **fields
+    )
+    return {"message": message}
+
+
+async def close_conversation(request: Request, org_id: str) -> dict[str, Any]:
+    return {"conversation": await automation.close_conversation(org_id, request.path_params["conversation_id"])}
+
+
+async def opt_out_lead(request: Request, org_id: str) -> BaseModel:
+    await automation.opt_out(org_id, request.path_params["lead_id"], reason="operator")
+    return await queries.get_lead(org_id, request.path_params["lead_id"])
+
+
+async def followups(request: Request, org_id: str) -> dict[str, Any]:
+    """``GET``: the organisation's follow-up steps; ``PUT {"steps": [{"after_seconds", "text"}]}``."""
+    if request.method == "PUT":
+        steps = (await _json_object(request)).get("steps")
+        if not isinstance(steps, list):
+            raise BadRequest('send {"steps": [{"after_seconds": 3600, "text": "Oi {name}!"}, ...]}')
+        return {"steps": await automation.set_followup_steps(org_id, steps)}
+    return {"steps": await automation.followup_steps(org_id)}
+
+
 async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
     """A Centrifugo connection token subscribed (server-side) to the organisation's inbox."""
     channel = realtime.inbox_channel(org_id)
@@ -101,7 +157,11 @@ routes = [
     Route("/api/v1/conversations", endpoint(list_conversations), methods=["GET"]),
     Route("/api/v1/conversations/{conversation_id}", endpoint(get_conversation), methods=["GET"]),
     Route("/api/v1/conversations/{conversation_id}/messages", endpoint(list_messages), methods=["GET"]),
+    Route("/api/v1/conversations/{conversation_id}/messages", endpoint(send_message), methods=["POST"]),
+    Route("/api/v1/conversations/{conversation_id}/close", endpoint(close_conversation), methods=["POST"]),
     Route("/api/v1/leads", endpoint(find_lead), methods=["GET"]),
+    Route("/api/v1/leads/{lead_id}/opt-out", endpoint(opt_out_lead), methods=["POST"]),
+    Route("/api/v1/followups", endpoint(followups), methods=["GET", "PUT"]),
     Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
     Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
     Route("/api/v1/realtime/subscription", endpoint(realtime_subscription), methods=["POST"]),

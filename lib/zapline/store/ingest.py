@@ -1,29 +1,20 @@
-"""Ingest UAZAPI events: the Python side of ``lua/ingest.lua`` (one round trip per event).
-
-Daily counters belong to the organisation's local day, which needs its timezone; the script
-returns the timezone with every answer, so a warm function knows it and never asks separately.
-"""
+"""Ingest UAZAPI events: the Python side of ``lua/ingest.lua`` (one round trip per event)."""
 
 from __future__ import annotations
 
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from zapline.clients import redis_client
 from zapline.errors import UnknownInstance
+from zapline.store.clock import learn_timezone, now_ms, org_day
 from zapline.store.keys import DAILY_COUNTER_TTL, PENDING_RECEIPT_TTL
-from zapline.store.registry import InstanceRef, now_ms
-from zapline.store.scripts import Script, run_redis
+from zapline.store.registry import InstanceRef
+from zapline.store.scripts import Script
 from zapline.uazapi.normalize import WhatsAppMessage
 
 __all__ = ["IngestResult", "ingest_connection", "ingest_message", "ingest_receipts", "ingest_unknown"]
-
-_timezones: dict[str, str] = {}  # org id → IANA timezone, learnt from the script's answers
 
 
 @dataclass(frozen=True)
@@ -36,23 +27,9 @@ class IngestResult:
     new_lead: bool = False
     new_conversation: bool = False
     status: str | None = None
-
-
-@cache
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
-def local_day(timezone: str, epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, _zone(timezone)).date().isoformat()
-
-
-async def _timezone(ref: InstanceRef) -> str:
-    timezone = _timezones.get(ref.org_id)
-    if timezone is None:  # cold function: one extra read, once per organisation
-        stored = await run_redis(redis_client().hget(ref.keys.instance(ref.instance_id), "timezone"))
-        timezone = _timezones[ref.org_id] = stored or "UTC"
-    return timezone
+    cancel: str | None = None  # a QStash follow-up message the lead's reply made stale
+    nps_score: int | None = None
+    opted_out: bool = False
 
 
 async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) -> dict[str, Any]:
@@ -62,7 +39,7 @@ async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) 
         "key_hash": ref.key_hash,
         "token": token,
         "now": now,
-        "day": local_day(await _timezone(ref), day_ms or now),
+        "day": await org_day(ref.org_id, day_ms or now),
         "day_ttl": DAILY_COUNTER_TTL,
         "rcpt_ttl": PENDING_RECEIPT_TTL,
         **args,
@@ -73,7 +50,7 @@ async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) 
     if error:
         reason = "body token does not match the instance" if error == "token_mismatch" else "no instance for this key"
         raise UnknownInstance(reason, org=ref.org_id, instance=ref.instance_id)
-    _timezones[ref.org_id] = result.pop("timezone", None) or _timezones.get(ref.org_id, "UTC")
+    learn_timezone(ref.org_id, result.pop("timezone", None))
     return result
 
 
@@ -81,13 +58,16 @@ def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in value.items() if v is not None}  # Lua's cjson has no nil, only cjson.null
 
 
-async def ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage) -> IngestResult:
+async def ingest_message(
+    ref: InstanceRef, token: str, message: WhatsAppMessage, *, nps_score: int | None = None, opt_out: bool = False
+) -> IngestResult:
+    signals = {"nps_score": nps_score, "opt_out": opt_out or None}
     result = await _run(
         ref,
         token,
         "message",
         message.timestamp,
-        message=_drop_none(message.to_json()),
+        message=_drop_none({**message.to_json(), **signals}),
         new_lead_id=f"lead_{secrets.token_hex(6)}",
         new_conv_id=f"conv_{secrets.token_hex(6)}",
         new_message_id=f"msg_{secrets.token_hex(8)}",
@@ -98,6 +78,9 @@ async def ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage)
         conversation=result.get("conversation"),
         new_lead=bool(result.get("new_lead")),
         new_conversation=bool(result.get("new_conversation")),
+        cancel=result.get("cancel") or None,
+        nps_score=result.get("nps_score"),
+        opted_out=bool(result.get("opted_out")),
     )
 
 

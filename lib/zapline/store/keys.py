@@ -9,6 +9,7 @@ Retention is explicit:
 
 - ``rcpt:*`` (a receipt that arrived before its message): 7 days, then the message is unlikely to come.
 - ``day:*`` (daily counters): 400 days, enough for year-on-year reports.
+- ``dead`` (dead letters seen by the failures function): the newest ``DEAD_LETTERS_KEPT``.
 - everything else lives until the retention job or an operator removes it.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 __all__ = ["OrgKeys", "all_orgs"]
 
 PENDING_RECEIPT_TTL = 7 * 24 * 3600
+DEAD_LETTERS_KEPT = 1000
 DAILY_COUNTER_TTL = 400 * 24 * 3600
 
 
@@ -94,6 +96,11 @@ class OrgKeys:
     def daily(self, day: str) -> str:
         """Hash: counters for one local day (inbound, outbound, new_leads, …), TTL ``DAILY_COUNTER_TTL``."""
         return f"{self.prefix}day:{day}"
+
+    @property
+    def dead_letters(self) -> str:
+        """List, newest first: JSON records of QStash failure callbacks (capped at ``DEAD_LETTERS_KEPT``)."""
+        return f"{self.prefix}dead"
 
     @property
     def unknown_events(self) -> str:

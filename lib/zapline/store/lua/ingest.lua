@@ -168,17 +168,21 @@ local chat_field = a.instance_id .. '|' .. m.chat_jid
 local conv_id = redis.call('HGET', P .. 'chats', chat_field)
 local fields = {}
 local c = {}
+local nps_answer = false
 if conv_id then
   local v = redis.call('HMGET', P .. 'conv:' .. conv_id, 'status', 'last_message_at', 'unread', 'message_count',
-                       'title', 'last_inbound_at', 'last_outbound_at')
+                       'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id')
   c = {status = v[1], last = tonumber(v[2]) or 0, unread = tonumber(v[3]) or 0, count = tonumber(v[4]) or 0,
-       title = v[5], last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0}
-  if c.status ~= 'open' and not m.from_me then conv_id = nil end
+       title = v[5], last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0,
+       epoch = tonumber(v[8]) or 0, followup = v[9]}
+  -- the lead's answer to an NPS survey belongs to the closed conversation that asked
+  nps_answer = c.status == 'awaiting_nps' and m.nps_score ~= nil and not m.from_me
+  if c.status ~= 'open' and not m.from_me and not nps_answer then conv_id = nil end
 end
 local new_conv = false
 if not conv_id then
   conv_id, new_conv = a.new_conv_id, true
-  c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0}
+  c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0}
   redis.call('HSET', P .. 'chats', chat_field, conv_id)
   if lead_id then redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id) end
   for k, v in pairs({id = conv_id, lead_id = lead_id or '', instance_id = a.instance_id, chat_jid = m.chat_jid,
@@ -187,6 +191,24 @@ if not conv_id then
     table.insert(fields, k); table.insert(fields, v)
   end
   count('new_conversations')
+end
+local function put(k, v) table.insert(fields, k); table.insert(fields, v) end
+
+-- Any word from the lead makes pending follow-ups stale (a new epoch), and cancels the armed one.
+local cancel = nil
+if not m.from_me then
+  put('followup_epoch', c.epoch + 1)
+  if c.followup and c.followup ~= '' then cancel = c.followup; put('followup_qstash_id', '') end
+end
+if nps_answer then
+  put('nps_score', m.nps_score); put('nps_state', 'answered'); put('nps_answered_at', a.now); put('status', 'closed')
+  c.status = 'closed'
+  count('nps_responses'); count('nps_score_sum', m.nps_score)
+  count(m.nps_score >= 9 and 'nps_promoters' or (m.nps_score <= 6 and 'nps_detractors' or 'nps_passives'))
+end
+if m.opt_out and lead_id then
+  redis.call('HSET', P .. 'lead:' .. lead_id, 'opted_out', 1, 'opted_out_at', a.now, 'opted_out_reason', 'keyword')
+  count('opt_outs')
 end
 
 -- The message itself, with any receipt that came before it.
@@ -207,7 +229,6 @@ redis.call('ZADD', P .. 'conv:' .. conv_id .. ':msgs', m.timestamp, rec.id)
 
 -- Conversation counters and inbox order, in one write.
 local title = m.is_group and m.group_name or m.contact_name
-local function put(k, v) table.insert(fields, k); table.insert(fields, v) end
 if title and title ~= c.title then
   put('title', title)
   if lead_id and not new_lead then redis.call('HSET', P .. 'lead:' .. lead_id, 'name', title) end
@@ -230,4 +251,5 @@ local conv = {id = conv_id, lead_id = lead_id, instance_id = a.instance_id, stat
               title = title or c.title, unread = m.from_me and c.unread or c.unread + 1,
               message_count = c.count + 1, last_message_at = math.max(c.last, m.timestamp)}
 return reply({outcome = 'stored', message = rec, conversation = conv, new_lead = new_lead,
-              new_conversation = new_conv})
+              new_conversation = new_conv, cancel = cancel, nps_score = nps_answer and m.nps_score or nil,
+              opted_out = m.opt_out and lead_id and true or nil})

@@ -1,0 +1,195 @@
+"""The conversation loop without workers: follow-ups, closing, NPS surveys and opt-out.
+
+Each timer is a delayed QStash message. Follow-up steps carry the conversation's follow-up
+*epoch*; anything that should stop the chain (the lead writes, we write again, the conversation
+closes, the lead opts out) moves the epoch and cancels the armed step. A step that fires anyway
+(the cancel lost a race, or failed) sees a different epoch and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any
+
+from zapline import qstash, realtime
+from zapline.clients import redis_client
+from zapline.config import get_settings
+from zapline.errors import BadRequest, QueueUnavailable
+from zapline.logs import get_logger
+from zapline.outbound import queue_message
+from zapline.store.keys import OrgKeys
+from zapline.store.outbound import automation
+from zapline.store.scripts import run_redis
+
+__all__ = [
+    "close_conversation",
+    "operator_reply",
+    "followup_steps",
+    "nps_score",
+    "opt_out",
+    "opt_out_keyword",
+    "schedule_followup",
+    "set_followup_steps",
+]
+
+log = get_logger("zapline.automation")
+
+DEFAULT_TEXTS = (
+    "Oi {name}! Conseguiu ver minha última mensagem? Fico à disposição. 🙂",
+    "{name}, passando para saber se posso ajudar em algo mais.",
+    "Última mensagem por aqui, {name}: quando quiser retomar, é só responder. Até breve!",
+)
+NPS_QUESTION = "De 0 a 10, quanto você recomendaria nosso atendimento a um amigo?"
+NPS_CHOICES = [str(n) for n in range(11)]
+
+
+async def cancel_quietly(message_id: str | None) -> None:
+    """Cancel a QStash timer; if that fails, the timer's own stale check makes it harmless."""
+    if not message_id:
+        return
+    try:
+        await qstash.cancel(message_id)
+    except QueueUnavailable as exc:
+        log.warning("cancel failed; the stale check will stop it", qstash_message_id=message_id, error=exc.message)
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+async def followup_steps(org_id: str) -> list[dict[str, Any]]:
+    raw = await run_redis(redis_client().hget(OrgKeys(org_id).org, "followups"))
+    if raw:
+        steps: list[dict[str, Any]] = json.loads(raw)
+        return steps
+    after = [int(s) for s in get_settings().followup_after.split(",") if s.strip()]
+    return [{"after_seconds": s, "text": DEFAULT_TEXTS[min(i, len(DEFAULT_TEXTS) - 1)]} for i, s in enumerate(after)]
+
+
+async def set_followup_steps(org_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    clean: list[dict[str, Any]] = []
+    for step in steps:
+        after, text = step.get("after_seconds"), step.get("text")
+        if not isinstance(after, int) or after <= 0 or not isinstance(text, str) or not text.strip():
+            raise BadRequest("each step needs after_seconds (a positive integer) and a non-empty text")
+        clean.append({"after_seconds": after, "text": text})
+    delays = [int(s["after_seconds"]) for s in clean]
+    if delays != sorted(set(delays)):
+        raise BadRequest("after_seconds must increase from one step to the next")
+    await run_redis(redis_client().hset(OrgKeys(org_id).org, "followups", json.dumps(clean, ensure_ascii=False)))
+    return clean
+
+
+async def schedule_followup(org_id: str, conversation_id: str, epoch: int, step: int) -> str | None:
+    """Publish follow-up ``step`` (0-based) of the chain started at ``epoch``, and arm it."""
+    steps = await followup_steps(org_id)
+    if step >= len(steps):
+        return None
+    previous = steps[step - 1]["after_seconds"] if step else 0
+    qstash_id = await qstash.publish_json(
+        "/api/jobs/followup",
+        {"org_id": org_id, "conversation_id": conversation_id, "epoch": epoch, "step": step},
+        delay_seconds=steps[step]["after_seconds"] - previous,
+        deduplication_id=f"fu-{conversation_id}-{epoch}-{step}",
+    )
+    armed = await automation(org_id, "followup_arm", conversation_id=conversation_id, epoch=epoch, step=step,
+                             qstash_id=qstash_id)  # fmt: skip
+    if armed["outcome"] == "stale":  # the lead answered while we were publishing
+        await cancel_quietly(qstash_id)
+        return None
+    return qstash_id
+
+
+async def operator_reply(org_id: str, conversation_id: str, **message: Any) -> dict[str, Any]:
+    """Queue an operator's message in the realtime lane and restart the follow-up chain from it."""
+    record, answer = await queue_message(org_id, conversation_id, lane="realtime", restart_followups=True, **message)
+    if answer.get("followup_epoch") is not None:
+        await cancel_quietly(answer.get("cancel"))
+        await schedule_followup(org_id, conversation_id, int(answer["followup_epoch"]), 0)
+    return record
+
+
+# --- closing and NPS ----------------------------------------------------------------------------
+
+
+async def close_conversation(org_id: str, conversation_id: str) -> dict[str, Any]:
+    result = await automation(org_id, "close", conversation_id=conversation_id, nps=True)
+    await cancel_quietly(result.get("cancel"))
+    if result["outcome"] == "closed":
+        if result.get("nps"):
+            settings = get_settings()
+            await qstash.publish_json(
+                "/api/jobs/nps",
+                {"org_id": org_id, "conversation_id": conversation_id, "action": "send"},
+                delay_seconds=settings.nps_delay,
+                deduplication_id=f"nps-{conversation_id}",
+            )
+        await publish_conversation(org_id, conversation_id, "closed")
+    conversation: dict[str, Any] = result["conversation"]
+    return conversation
+
+
+async def send_nps_survey(org_id: str, conversation_id: str) -> str:
+    claim = await automation(org_id, "nps_claim", conversation_id=conversation_id)
+    if claim["outcome"] != "send":
+        return f"skipped ({claim.get('state')})"
+    message, _ = await queue_message(
+        org_id,
+        conversation_id,
+        kind="poll",
+        text=NPS_QUESTION,
+        choices=NPS_CHOICES,
+        lane="automation",
+        message_id=f"msg_nps_{conversation_id}",
+        author="nps",
+    )
+    await automation(org_id, "nps_sent", conversation_id=conversation_id, message_id=message["id"])
+    await qstash.publish_json(
+        "/api/jobs/nps",
+        {"org_id": org_id, "conversation_id": conversation_id, "action": "expire"},
+        delay_seconds=get_settings().nps_expiry,
+        deduplication_id=f"nps-expire-{conversation_id}",
+    )
+    await publish_conversation(org_id, conversation_id, "awaiting_nps")
+    return "sent"
+
+
+async def expire_nps_survey(org_id: str, conversation_id: str) -> str:
+    result = await automation(org_id, "nps_expire", conversation_id=conversation_id)
+    if result["outcome"] == "expired":
+        await publish_conversation(org_id, conversation_id, "closed")
+    return str(result["outcome"])
+
+
+async def publish_conversation(org_id: str, conversation_id: str, status: str) -> None:
+    channels = [realtime.inbox_channel(org_id), realtime.conversation_channel(org_id, conversation_id)]
+    data = {"type": "conversation.updated", "conversation": {"id": conversation_id, "status": status}}
+    await realtime.broadcast(channels, data, idempotency_key=f"{conversation_id}:status:{status}")
+
+
+def nps_score(text: str | None) -> int | None:
+    """A survey answer: a poll vote or a message that is just a number from 0 to 10."""
+    value = (text or "").strip().rstrip(".!")
+    return int(value) if value.isdigit() and 0 <= int(value) <= 10 else None
+
+
+# --- opt-out ------------------------------------------------------------------------------------
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if ch.isalnum()).upper()
+
+
+def opt_out_keyword(text: str | None) -> bool:
+    """True when the whole message is one of ZAPLINE_OPT_OUT_KEYWORDS (case, accents, punctuation ignored)."""
+    if not text or len(text) > 40:
+        return False
+    keywords = {_fold(k) for k in get_settings().opt_out_keywords.split(",") if k.strip()}
+    return _fold(text) in keywords
+
+
+async def opt_out(org_id: str, lead_id: str, reason: str = "operator") -> None:
+    result = await automation(org_id, "opt_out", lead_id=lead_id, reason=reason)
+    for message_id in result.get("cancel") or []:
+        await cancel_quietly(message_id)

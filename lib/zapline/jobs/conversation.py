@@ -1,0 +1,50 @@
+"""jobs/followup and jobs/nps: timers of the conversation loop (see zapline.automation)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from zapline import automation
+from zapline.http import Delivery
+from zapline.jobs.payloads import FollowupJob, NpsJob, parse_job
+from zapline.outbound import queue_message
+from zapline.store.outbound import automation as automation_store
+
+__all__ = ["followup", "nps"]
+
+
+def _personal(template: str, name: str | None) -> str:
+    """The template with the lead's first name; without a name, the sentence still reads well."""
+    first = (name or "").strip().split(" ")[0]
+    if first:
+        return template.replace("{name}", first)
+    text = re.sub(r"\s+([,!?.])", r"\1", template.replace("{name}", "")).lstrip(" ,")
+    return " ".join(text.split())[:1].upper() + " ".join(text.split())[1:]
+
+
+async def followup(delivery: Delivery) -> dict[str, Any]:
+    job = parse_job(FollowupJob, delivery.body)
+    fire = await automation_store(job.org_id, "followup_fire", conversation_id=job.conversation_id, epoch=job.epoch)
+    if fire["outcome"] != "fire":
+        return {"outcome": "stale"}
+    steps = await automation.followup_steps(job.org_id)
+    if job.step >= len(steps):
+        return {"outcome": "no_such_step"}
+    message, _ = await queue_message(
+        job.org_id,
+        job.conversation_id,
+        text=_personal(steps[job.step]["text"], fire.get("lead_name")),
+        lane="automation",
+        message_id=f"msg_fu_{job.conversation_id}_{job.epoch}_{job.step}",
+        author="followup",
+    )
+    await automation.schedule_followup(job.org_id, job.conversation_id, job.epoch, job.step + 1)
+    return {"outcome": "sent", "step": job.step, "message_id": message["id"]}
+
+
+async def nps(delivery: Delivery) -> dict[str, Any]:
+    job = parse_job(NpsJob, delivery.body)
+    if job.action == "send":
+        return {"outcome": await automation.send_nps_survey(job.org_id, job.conversation_id)}
+    return {"outcome": await automation.expire_nps_survey(job.org_id, job.conversation_id)}

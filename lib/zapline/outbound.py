@@ -1,0 +1,72 @@
+"""Queueing an outbound message: stored at once (pending), then sent by ``jobs/send`` in its lane.
+
+Every outbound message is a QStash message to ``jobs/send`` whose deduplication id is the
+message's own id, so submitting the same message twice (same id) sends it once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from zapline import qstash, realtime
+from zapline.errors import BadRequest
+from zapline.store.outbound import outbound
+
+__all__ = ["new_message_id", "publish_update", "queue_message"]
+
+KINDS = ("text", "image", "video", "audio", "document", "poll")
+
+
+def new_message_id() -> str:
+    return f"msg_{secrets.token_hex(8)}"
+
+
+async def publish_update(org_id: str, message: dict[str, Any], kind: str = "message.updated") -> None:
+    """Show a change of an outbound message live (created, sent, failed)."""
+    channels = [realtime.inbox_channel(org_id), realtime.conversation_channel(org_id, message["conversation_id"])]
+    key = f"{message['id']}:{kind}:{message.get('status')}"
+    await realtime.broadcast(channels, {"type": kind, "message": message}, idempotency_key=key)
+
+
+async def queue_message(
+    org_id: str,
+    conversation_id: str,
+    *,
+    text: str = "",
+    kind: str = "text",
+    media: dict[str, Any] | None = None,
+    choices: list[str] | None = None,
+    lane: str = "realtime",
+    message_id: str | None = None,
+    author: str | None = None,
+    restart_followups: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Store a pending outbound message and queue its send; return (message, script answer)."""
+    if kind not in KINDS or lane not in qstash.LANES:
+        raise BadRequest(f"kind must be one of {', '.join(KINDS)} and lane one of {', '.join(qstash.LANES)}")
+    if kind == "text" and not text.strip():
+        raise BadRequest("a text message needs text")
+    if kind not in ("text", "poll") and not (media and media.get("url")):
+        raise BadRequest(f"a {kind} message needs media.url")
+    message = {"id": message_id or new_message_id(), "kind": kind, "text": text, "media": media, "lane": lane,
+               "choices": choices, "author": author}  # fmt: skip
+    answer = await outbound(
+        org_id,
+        "create",
+        conversation_id=conversation_id,
+        message={k: v for k, v in message.items() if v is not None},
+        restart_followups=restart_followups,
+    )
+    record: dict[str, Any] = answer["message"]
+    if record["status"] == "pending":  # new, or a double submit not sent yet: QStash deduplicates
+        await qstash.publish_json(
+            "/api/jobs/send",
+            {"org_id": org_id, "message_id": record["id"]},
+            deduplication_id=record["id"],
+            flow_control=qstash.lane_flow_control(record.get("lane") or lane, record["instance_id"]),
+            failure_callback="/api/failures/qstash",
+        )
+    if answer["outcome"] == "created":
+        await publish_update(org_id, record, "message.created")
+    return record, answer

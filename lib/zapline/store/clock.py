@@ -1,0 +1,44 @@
+"""Time as the store sees it: epoch milliseconds, and each organisation's local day for counters.
+
+The timezone is read once per organisation and warm function; the ingest script returns it with
+every answer, so a change reaches warm functions with the next message at no extra cost.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from functools import cache
+from zoneinfo import ZoneInfo
+
+from zapline.clients import redis_client
+from zapline.store.keys import OrgKeys
+from zapline.store.scripts import run_redis
+
+__all__ = ["learn_timezone", "now_ms", "org_day"]
+
+_timezones: dict[str, str] = {}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def learn_timezone(org_id: str, timezone: str | None) -> None:
+    if timezone:
+        _timezones[org_id] = timezone
+
+
+async def org_day(org_id: str, epoch_ms: int | None = None) -> str:
+    """The organisation's local date (YYYY-MM-DD) at ``epoch_ms`` (default: now)."""
+    timezone = _timezones.get(org_id)
+    if timezone is None:
+        stored = await run_redis(redis_client().hget(OrgKeys(org_id).org, "timezone"))
+        timezone = _timezones[org_id] = stored or "UTC"
+    moment = (epoch_ms or now_ms()) / 1000
+    return datetime.fromtimestamp(moment, _zone(timezone)).date().isoformat()

@@ -1,0 +1,111 @@
+-- Conversation state machine for automations: close, follow-ups, NPS surveys, opt-out.
+-- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
+-- Every op is idempotent: QStash may deliver a job twice, or after the state moved on.
+local P = string.sub(KEYS[1], 1, -4)
+local op = ARGV[1]
+local a = cjson.decode(ARGV[2])
+
+local function hash(key)
+  local c = redis.call('HGETALL', key)
+  if #c == 0 then return nil end
+  local t = {}
+  for i = 1, #c, 2 do t[c[i]] = c[i + 1] end
+  return t
+end
+
+local function opted_out(lead_id)
+  return lead_id and lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. lead_id, 'opted_out') == '1'
+end
+
+local function count(field, n)
+  local key = P .. 'day:' .. a.day
+  if redis.call('HINCRBY', key, field, n or 1) == (n or 1) then redis.call('EXPIRE', key, a.day_ttl) end
+end
+
+-- Stop the conversation's follow-up chain: later steps see a new epoch and do nothing.
+local function stop_followups(conv_key, conv)
+  redis.call('HINCRBY', conv_key, 'followup_epoch', 1)
+  redis.call('HDEL', conv_key, 'followup_qstash_id')
+  return conv.followup_qstash_id
+end
+
+if op == 'opt_out' then
+  local lead_key = P .. 'lead:' .. a.lead_id
+  if redis.call('EXISTS', lead_key) == 0 then return cjson.encode({error = 'no_lead'}) end
+  local cancel = {}
+  if redis.call('HGET', lead_key, 'opted_out') ~= '1' then
+    redis.call('HSET', lead_key, 'opted_out', 1, 'opted_out_at', a.now, 'opted_out_reason', a.reason)
+    count('opt_outs')
+  end
+  for _, conv_id in ipairs(redis.call('ZRANGE', P .. 'lead:' .. a.lead_id .. ':convs', 0, -1)) do
+    local conv_key = P .. 'conv:' .. conv_id
+    local id = redis.call('HGET', conv_key, 'followup_qstash_id')
+    if id then table.insert(cancel, stop_followups(conv_key, {followup_qstash_id = id})) end
+  end
+  return cjson.encode({outcome = 'opted_out', cancel = cancel})
+end
+
+local conv_key = P .. 'conv:' .. a.conversation_id
+local conv = hash(conv_key)
+if not conv then return cjson.encode({error = 'no_conversation'}) end
+local epoch = tonumber(conv.followup_epoch) or 0
+
+if op == 'close' then
+  if conv.status ~= 'open' then return cjson.encode({outcome = 'already_closed', conversation = conv}) end
+  local cancel = stop_followups(conv_key, conv)
+  local fields = {'status', 'closed', 'closed_at', a.now, 'unread', 0}
+  local nps = a.nps and (conv.nps_state or '') == '' and not opted_out(conv.lead_id) and conv.is_group ~= '1'
+  if nps then table.insert(fields, 'nps_state'); table.insert(fields, 'scheduled') end
+  redis.call('HSET', conv_key, unpack(fields))
+  conv.status, conv.closed_at, conv.unread = 'closed', a.now, 0
+  count('closed_conversations')
+  return cjson.encode({outcome = 'closed', conversation = conv, cancel = cancel, nps = nps})
+end
+
+if op == 'followup_arm' then
+  if epoch ~= a.epoch then return cjson.encode({outcome = 'stale'}) end
+  redis.call('HSET', conv_key, 'followup_qstash_id', a.qstash_id, 'followup_step', a.step)
+  return cjson.encode({outcome = 'armed'})
+end
+
+if op == 'followup_fire' then
+  -- fire only if nothing happened since the chain started: same epoch (no reply, no new message
+  -- from us, not closed) and the lead still accepts automated messages
+  if epoch ~= a.epoch or conv.status ~= 'open' or opted_out(conv.lead_id) then
+    return cjson.encode({outcome = 'stale', conversation = conv})
+  end
+  redis.call('HDEL', conv_key, 'followup_qstash_id')
+  local lead = conv.lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. conv.lead_id, 'name') or nil
+  return cjson.encode({outcome = 'fire', conversation = conv, lead_name = lead})
+end
+
+if op == 'nps_claim' then
+  local state = conv.nps_state or ''
+  if (state ~= 'scheduled' and state ~= 'sending') or conv.status ~= 'closed' then
+    return cjson.encode({outcome = 'skip', state = state})
+  end
+  if opted_out(conv.lead_id) then
+    redis.call('HSET', conv_key, 'nps_state', 'skipped')
+    return cjson.encode({outcome = 'skip', state = 'opted_out'})
+  end
+  redis.call('HSET', conv_key, 'nps_state', 'sending')
+  return cjson.encode({outcome = 'send', conversation = conv})
+end
+
+if op == 'nps_sent' then
+  if conv.nps_state == 'sending' then
+    redis.call('HSET', conv_key, 'nps_state', 'sent', 'status', 'awaiting_nps', 'nps_sent_at', a.now,
+               'nps_message_id', a.message_id)
+    count('nps_sent')
+  end
+  return cjson.encode({outcome = 'awaiting'})
+end
+
+if op == 'nps_expire' then
+  if conv.status ~= 'awaiting_nps' then return cjson.encode({outcome = 'skip', state = conv.nps_state}) end
+  redis.call('HSET', conv_key, 'status', 'closed', 'nps_state', 'expired', 'nps_expired_at', a.now)
+  count('nps_expired')
+  return cjson.encode({outcome = 'expired'})
+end
+
+return cjson.encode({error = 'unknown_op'})

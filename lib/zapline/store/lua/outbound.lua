@@ -1,0 +1,99 @@
+-- Outbound messages: create (pending) → claim (sending, by jobs/send) → sent | failed.
+-- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
+local P = string.sub(KEYS[1], 1, -4)
+local op = ARGV[1]
+local a = cjson.decode(ARGV[2])
+local RANK = {pending = 0, sending = 0, failed = 0, sent = 1, received = 1, delivered = 2, read = 3, played = 4}
+
+local function load(msg_id)
+  local raw = redis.call('GET', P .. 'msg:' .. msg_id)
+  return raw and cjson.decode(raw)
+end
+
+local function save(rec)
+  redis.call('SET', P .. 'msg:' .. rec.id, cjson.encode(rec))
+end
+
+local function opted_out(lead_id)
+  return lead_id and lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. lead_id, 'opted_out') == '1'
+end
+
+if op == 'create' then
+  local conv_key = P .. 'conv:' .. a.conversation_id
+  local c = redis.call('HMGET', conv_key, 'id', 'lead_id', 'instance_id', 'chat_jid', 'message_count',
+                       'last_message_at', 'followup_qstash_id')
+  if not c[1] then return cjson.encode({error = 'no_conversation'}) end
+  local existing = load(a.message.id)
+  if existing then return cjson.encode({outcome = 'existing', message = existing}) end
+  if opted_out(c[2]) then return cjson.encode({error = 'opted_out'}) end
+  local m = a.message
+  local rec = {id = m.id, conversation_id = a.conversation_id, lead_id = c[2] ~= '' and c[2] or nil,
+               instance_id = c[3], chat_jid = c[4], direction = 'out', kind = m.kind, text = m.text or '',
+               media = m.media, choices = m.choices, lane = m.lane, timestamp = a.now, status = 'pending',
+               sent_by_api = true, track_id = m.id, created_at = a.now, author = m.author}
+  save(rec)
+  redis.call('ZADD', conv_key .. ':msgs', a.now, rec.id)
+  local preview = rec.text ~= '' and string.sub(rec.text, 1, 160) or ('[' .. rec.kind .. ']')
+  local fields = {'message_count', (tonumber(c[5]) or 0) + 1, 'last_outbound_at', a.now}
+  if a.now >= (tonumber(c[6]) or 0) then
+    for _, v in ipairs({'last_message_at', a.now, 'preview', preview, 'last_direction', 'out'}) do
+      table.insert(fields, v)
+    end
+  end
+  local reply = {outcome = 'created', message = rec}
+  if a.restart_followups then
+    -- our message starts a new silence: the previous follow-up chain is stale from now on
+    reply.followup_epoch = redis.call('HINCRBY', conv_key, 'followup_epoch', 1)
+    reply.cancel = c[7]
+    redis.call('HDEL', conv_key, 'followup_qstash_id')
+  end
+  redis.call('HSET', conv_key, unpack(fields))
+  redis.call('ZADD', P .. 'inbox', 'GT', a.now, a.conversation_id)
+  local day = P .. 'day:' .. a.day
+  if redis.call('HINCRBY', day, 'outbound', 1) == 1 then redis.call('EXPIRE', day, a.day_ttl) end
+  return cjson.encode(reply)
+end
+
+local rec = load(a.message_id)
+if not rec then return cjson.encode({error = 'no_message'}) end
+
+if op == 'claim' then
+  if rec.status ~= 'pending' and rec.status ~= 'sending' then
+    return cjson.encode({outcome = 'done', message = rec})
+  end
+  if opted_out(rec.lead_id) then
+    rec.status, rec.error = 'failed', 'opted_out'
+    save(rec)
+    return cjson.encode({outcome = 'opted_out', message = rec})
+  end
+  local was_sending = rec.status == 'sending'
+  rec.status = 'sending'
+  rec.attempts = (rec.attempts or 0) + 1
+  save(rec)
+  local inst = redis.call('HMGET', P .. 'instance:' .. rec.instance_id, 'token', 'base_url')
+  return cjson.encode({outcome = 'claimed', message = rec, was_sending = was_sending, token = inst[1],
+                       base_url = inst[2]})
+end
+
+if op == 'sent' then
+  redis.call('SET', P .. 'wa:' .. rec.instance_id .. ':' .. a.wa_id, rec.id)
+  rec.wa_id = a.wa_id
+  rec.sent_at = a.now
+  if (RANK[rec.status] or 0) < RANK.sent then rec.status = 'sent' end
+  rec.error = nil
+  -- a receipt that overtook the send's answer
+  local early = redis.call('GETDEL', P .. 'rcpt:' .. rec.instance_id .. ':' .. a.wa_id)
+  if early and (RANK[early] or 0) > (RANK[rec.status] or 0) then rec.status = early end
+  save(rec)
+  return cjson.encode({outcome = 'sent', message = rec})
+end
+
+if op == 'failed' then
+  if (RANK[rec.status] or 0) < RANK.sent then
+    rec.status, rec.error = 'failed', a.error
+    save(rec)
+  end
+  return cjson.encode({outcome = 'failed', message = rec})
+end
+
+return cjson.encode({error = 'unknown_op'})

@@ -1,0 +1,169 @@
+"""The UAZAPI sending client: ``/send/text``, ``/send/media``, ``/send/menu``, ``/chat/check``,
+``/message/download``, ``/message/find`` and ``/webhook``, with the shared httpx client.
+
+Errors are classified for QStash: 429, 5xx, timeouts and connection failures are
+:class:`UazapiUnavailable` (retryable; ``retry_after`` from UAZAPI's ``Retry-After``); a rejected
+payload, an invalid number or a bad instance token is :class:`UazapiRejected` (not retryable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from zapline.clients import http_client
+from zapline.errors import PermanentError, TransientError
+
+__all__ = ["Instance", "SentMessage", "UazapiRejected", "UazapiUnavailable", "send_media", "send_menu", "send_text"]
+
+
+class UazapiUnavailable(TransientError):
+    error_type = "uazapi_unavailable"
+
+
+class UazapiRejected(PermanentError):
+    error_type = "uazapi_rejected"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """Where and how to reach one UAZAPI instance."""
+
+    base_url: str
+    token: str
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: str  # WhatsApp's id: echoes and receipts refer to it
+    timestamp: int | None
+    raw: dict[str, Any]
+
+
+def _retry_after(value: str | None) -> int | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return int(value)
+    try:
+        import time
+
+        return max(0, int(parsedate_to_datetime(value).timestamp() - time.time()))
+    except (TypeError, ValueError):
+        return None
+
+
+async def _call(instance: Instance, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    try:
+        response = await http_client().request(
+            method, f"{instance.base_url}{path}", json=payload, headers={"token": instance.token}
+        )
+    except httpx.TimeoutException:
+        raise UazapiUnavailable(f"UAZAPI {path} timed out", instance=instance.id) from None
+    except httpx.HTTPError as exc:
+        raise UazapiUnavailable(f"UAZAPI {path} unreachable: {type(exc).__name__}", instance=instance.id) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = body.get("error") or body.get("message") if isinstance(body, dict) else None
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise UazapiUnavailable(
+            f"UAZAPI {path} answered {status}: {detail or 'no detail'}",
+            retry_after=_retry_after(response.headers.get("retry-after")),
+            instance=instance.id,
+            status=status,
+        )
+    if status >= 400:
+        raise UazapiRejected(f"UAZAPI {path} rejected the request ({status}): {detail or 'no detail'}",
+                             instance=instance.id, status=status)  # fmt: skip
+    return body
+
+
+def _sent(body: Any) -> SentMessage:
+    if not isinstance(body, dict) or not (body.get("messageid") or body.get("id")):
+        raise UazapiUnavailable("UAZAPI answered a send without a message id")
+    message_id = str(body.get("messageid") or str(body["id"]).split(":")[-1])
+    timestamp = body.get("messageTimestamp")
+    return SentMessage(message_id, int(timestamp) if isinstance(timestamp, int | float) else None, body)
+
+
+def _tracking(track_id: str | None) -> dict[str, str]:
+    return {"track_source": "zapline", "track_id": track_id} if track_id else {}
+
+
+async def send_text(
+    instance: Instance, number: str, text: str, *, track_id: str | None = None, reply_to: str | None = None
+) -> SentMessage:
+    payload: dict[str, Any] = {"number": number, "text": text, **_tracking(track_id)}
+    if reply_to:
+        payload["replyid"] = reply_to
+    return _sent(await _call(instance, "POST", "/send/text", payload))
+
+
+async def send_media(
+    instance: Instance,
+    number: str,
+    *,
+    media_type: str,
+    file: str,
+    caption: str = "",
+    file_name: str | None = None,
+    track_id: str | None = None,
+) -> SentMessage:
+    payload: dict[str, Any] = {"number": number, "type": media_type, "file": file, **_tracking(track_id)}
+    if caption:
+        payload["text"] = caption
+    if file_name:
+        payload["docName"] = file_name
+    return _sent(await _call(instance, "POST", "/send/media", payload))
+
+
+async def send_menu(
+    instance: Instance, number: str, *, kind: str, text: str, choices: list[str], track_id: str | None = None
+) -> SentMessage:
+    """A poll (``kind="poll"``) or list; the answer comes back as a ``messages`` event."""
+    payload: dict[str, Any] = {"number": number, "type": kind, "text": text, "choices": choices,
+                               "selectableCount": 1, **_tracking(track_id)}  # fmt: skip
+    return _sent(await _call(instance, "POST", "/send/menu", payload))
+
+
+async def check_numbers(instance: Instance, numbers: list[str]) -> list[dict[str, Any]]:
+    body = await _call(instance, "POST", "/chat/check", {"numbers": numbers})
+    return list(body) if isinstance(body, list) else []
+
+
+async def download(instance: Instance, message_id: str, *, transcribe: bool = False) -> dict[str, Any]:
+    payload = {"id": message_id, "return_link": True, "return_base64": False, "transcribe": transcribe}
+    body = await _call(instance, "POST", "/message/download", payload)
+    return dict(body) if isinstance(body, dict) else {}
+
+
+async def find_tracked(instance: Instance, number: str, track_id: str) -> str | None:
+    """The WhatsApp id of a message we sent with ``track_id``, if UAZAPI has it (did a send happen?)."""
+    body = await _call(instance, "POST", "/message/find", {"chatid": number, "track_id": track_id, "limit": 1})
+    messages = body.get("messages", body) if isinstance(body, dict) else body
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("track_id") == track_id and message.get("messageid"):
+            return str(message["messageid"])
+    return None
+
+
+async def configure_webhook(instance: Instance, url: str) -> list[dict[str, Any]]:
+    """Point the instance's webhook at ``url`` (Zapline's QStash publish URL) and read it back."""
+    payload = {
+        "enabled": True,
+        "url": url,
+        "events": ["messages", "messages_update", "connection"],
+        "excludeMessages": [],
+        "addUrlEvents": False,
+        "addUrlTypesMessages": False,
+    }
+    await _call(instance, "POST", "/webhook", payload)
+    body = await _call(instance, "GET", "/webhook")
+    return list(body) if isinstance(body, list) else [body]
