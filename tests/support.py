@@ -198,3 +198,10 @@ def deliver(
         "User-Agent": "Upstash-QStash",
     }
     return httpx.post(url, content=body, headers=headers, timeout=30)
+
+
+def run_in_app_env(app: AppProcess, target: str, *args: object) -> None:
+    """Run ``module:function(*args)`` (a coroutine function) in a fresh process configured like the app."""
+    module, _, function = target.partition(":")
+    code = f"import asyncio, {module} as m; asyncio.run(m.{function}(*{args!r}))"
+    subprocess.run([sys.executable, "-c", code], env=app.env, check=True, timeout=120)

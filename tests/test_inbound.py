@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support import AppProcess, Tenant, deliver, qstash_signature
-from tests.uazapi_payloads import Uazapi, body, wa_id
+from zapline.sandbox.uazapi.payloads import Uazapi, body, wa_id
 
 _contacts = itertools.count(5511988880001)
 
@@ -161,7 +161,9 @@ def test_edits_reactions_and_deletions_change_their_target(
 ) -> None:
     original = wa_id()
     send(app, tenant, uazapi.text("quero 2 unidades", contact=contact, message_id=original))
-    assert send(app, tenant, uazapi.edited(original, "quero 3 unidades", contact=contact)).json()["outcome"] == "updated"
+    assert (
+        send(app, tenant, uazapi.edited(original, "quero 3 unidades", contact=contact)).json()["outcome"] == "updated"
+    )
     send(app, tenant, uazapi.reaction(original, "👍", contact=contact, from_me=True))
     [message] = lead_messages(tenant, f"+{contact}")
     assert message["text"] == "quero 3 unidades"

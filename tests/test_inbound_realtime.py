@@ -12,8 +12,8 @@ from cent import HistoryRequest
 
 from tests.live import LiveInbox
 from tests.support import AppProcess, Tenant, deliver
-from tests.uazapi_payloads import Uazapi, body, wa_id
 from zapline.sandbox.redis_server import free_port
+from zapline.sandbox.uazapi.payloads import Uazapi, body, wa_id
 
 _contacts = itertools.count(5511977770001)
 

@@ -95,6 +95,16 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulate(args: argparse.Namespace) -> int:
+    from zapline.sandbox.uazapi.simulate import simulate_command
+
+    _load_env_file(args.env_file)
+    return simulate_command(
+        org=args.org, instance=args.instance, customers=args.customers, messages=args.messages, seed=args.seed,
+        rate=args.rate, env_file=args.env_file, as_json=args.json,
+    )  # fmt: skip
+
+
 def _load_env_file(path: str | None) -> None:
     """Settings for operator commands: the environment, then --env-file, .env or zapline dev's file."""
     import os
@@ -148,6 +158,14 @@ def _instances_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def _instances_connect(args: argparse.Namespace) -> int:
+    from zapline.admin.commands import connect_instance
+
+    _load_env_file(args.env_file)
+    _print(_run_async(connect_instance(args.org, args.instance, relay=args.relay)), args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="zapline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--app-url", help="where the functions run (default: APP_URL)")
     watch.set_defaults(run=_watch)
 
+    simulate = commands.add_parser(
+        "simulate", parents=[common], help="simulated customers write to an instance (sandbox UAZAPI)"
+    )
+    simulate.add_argument("--customers", type=int, default=5, help="distinct customers (default: %(default)s)")
+    simulate.add_argument("--messages", type=int, default=20, help="messages in all (default: %(default)s)")
+    simulate.add_argument("--instance", default="demo", help="instance name (default: %(default)s)")
+    simulate.add_argument("--org", help="organisation id (default: zapline dev's demo organisation)")
+    simulate.add_argument("--seed", type=int, help="random seed: the same seed, the same customers")
+    simulate.add_argument("--rate", type=float, default=5.0, help="messages per second, 0 = no pause (default: 5)")
+    simulate.set_defaults(run=_simulate)
+
     orgs = commands.add_parser("orgs", help="organisations").add_subparsers(dest="action", required=True)
     org_add = orgs.add_parser("add", parents=[common], help="create an organisation and its API key")
     org_add.add_argument("name")
@@ -187,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     inst_add.add_argument("--base-url", required=True, help="UAZAPI server, e.g. https://acme.uazapi.com")
     inst_add.add_argument("--owner", help="the instance's own WhatsApp number")
     inst_add.set_defaults(run=_instances_add)
+    connect = instances.add_parser("connect", parents=[common], help="point the instance's UAZAPI webhook at Zapline")
+    connect.add_argument("instance", help="instance name (or id)")
+    connect.add_argument("--org", required=True, help="organisation id (org_...)")
+    connect.add_argument("--relay", action="store_true", help="use the ingress relay URL instead of QStash's")
+    connect.set_defaults(run=_instances_connect)
 
     args = parser.parse_args(argv)
     return int(args.run(args))

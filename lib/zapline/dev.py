@@ -26,22 +26,26 @@ DEMO_CONTACT = "5511999990001"
 
 async def _demo(settings: dict[str, str], saved: dict[str, Any] | None, token: str) -> dict[str, Any]:
     """The demo organisation and instance: the saved ones if Redis still has them, else new ones."""
-    from zapline.admin.commands import add_instance, add_org, webhook_urls
+    from zapline.admin.commands import add_instance, add_org, connect_instance, webhook_urls
     from zapline.clients import aclose_clients
     from zapline.errors import NotFound
     from zapline.store.registry import get_org
 
+    demo: dict[str, Any] | None = None
     try:
         if saved:
             await get_org(saved["org_id"])
-            return {**saved, **webhook_urls(saved["instance_key"])}
+            demo = {**saved, **webhook_urls(saved["instance_key"])}
     except NotFound:
         pass
-    org = await add_org("Demo", "America/Sao_Paulo")
-    base_url = settings.get("UAZAPI_URL", "https://demo.uazapi.invalid")
-    instance = await add_instance(org["org_id"], "demo", token, base_url, "5511999990000")
+    if demo is None:
+        org = await add_org("Demo", "America/Sao_Paulo")
+        instance = await add_instance(org["org_id"], "demo", token, settings["UAZAPI_URL"], "5511999990000")
+        demo = {"org_id": org["org_id"], "api_key": org["api_key"], **instance}
+    # The simulator keeps its webhooks in memory: point the demo instance at Zapline on every start.
+    await connect_instance(demo["org_id"], "demo")
     await aclose_clients()
-    return {"org_id": org["org_id"], "api_key": org["api_key"], **instance}
+    return demo
 
 
 def _sample_webhook(token: str) -> dict[str, Any]:
@@ -79,11 +83,12 @@ def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> lis
         f"  Redis REST {settings['UPSTASH_REDIS_REST_URL']}   QStash {settings.get('QSTASH_URL', '-')}   "
         f"Centrifugo {settings.get('CENTRIFUGO_API_URL', '-')}",
         "",
-        f"  Demo organisation {demo['org_id']} with instance 'demo'.",
+        f"  Demo organisation {demo['org_id']} with instance 'demo' (UAZAPI simulator at {settings['UAZAPI_URL']}).",
         "  1. Watch live updates (in another terminal):",
         f"       .venv/bin/zapline watch --api-key {demo['api_key']} --app-url {app}",
         "  2. Send a sample UAZAPI webhook through the sandbox QStash:",
         f"       curl -s -X POST '{demo['webhook_url']}' -H 'Content-Type: application/json' --data @{sample}",
+        "     or let simulated customers write:  .venv/bin/zapline simulate --customers 5 --messages 20",
         "  3. See what was stored:",
         f"       curl -s {auth} {app}/api/v1/conversations",
         f"       curl -s {auth} '{app}/api/v1/leads?phone=%2B{DEMO_CONTACT}'",

@@ -91,15 +91,10 @@ def signed(handler: SignedHandler) -> Callable[[Request], Awaitable[Response]]:
             )
             result = await handler(delivery)
         except ZaplineError as exc:
-            log.warning(
-                "delivery refused" if exc.status_code < 500 or exc.status_code == 489 else "delivery failed",
-                handler=name,
-                qstash_message_id=message_id,
-                status=exc.status_code,
-                error_type=exc.error_type,
-                error=exc.message,
-                **exc.context,
-            )
+            fields = {**exc.context, "handler": name, "qstash_message_id": message_id, "http_status": exc.status_code,
+                      "error_type": exc.error_type, "error": exc.message}  # fmt: skip
+            refused = exc.status_code < 500 or exc.status_code == 489
+            log.warning("delivery refused" if refused else "delivery failed", **fields)
             return error_response(exc)
         except Exception:
             log.error("delivery crashed", handler=name, qstash_message_id=message_id, exc_info=True)

@@ -44,7 +44,7 @@ async def relay_uazapi(request: Request) -> Response:
             ) from None
         message_id = await qstash.publish(f"/api/inbound/uazapi/{instance_key}", body)
     except ZaplineError as exc:
-        log.warning("relay refused", status=exc.status_code, error=exc.message)
+        log.warning("relay refused", http_status=exc.status_code, error=exc.message)
         return error_response(exc)
     log.info("relayed", org=ref.org_id, instance=ref.instance_id, qstash_message_id=message_id)
     return JSONResponse({"status": "ok", "messageId": message_id})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["upstash"]
+MODULES = ["qstash", "inbound"]
 
 
 def main(argv: list[str]) -> int:

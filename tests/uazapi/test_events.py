@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.uazapi_payloads import Uazapi, body
 from zapline.errors import InvalidPayload
+from zapline.sandbox.uazapi.payloads import Uazapi, body
 from zapline.uazapi.events import ConnectionEvent, Envelope, MessagesEvent, ReceiptEvent, parse_event
 from zapline.uazapi.normalize import normalize_message
 from zapline.uazapi.phones import e164

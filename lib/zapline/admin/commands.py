@@ -8,7 +8,7 @@ from urllib.parse import quote
 from zapline.config import get_settings
 from zapline.store import registry
 
-__all__ = ["add_instance", "add_org", "webhook_urls"]
+__all__ = ["add_instance", "add_org", "connect_instance", "webhook_urls"]
 
 
 async def add_org(name: str, timezone: str) -> dict[str, Any]:
@@ -36,3 +36,15 @@ async def add_instance(org_id: str, name: str, token: str, base_url: str, owner:
         org_id, name=name, token=token, base_url=base_url, owner=owner
     )
     return {"instance_id": record["id"], "instance_key": instance_key, **webhook_urls(instance_key)}
+
+
+async def connect_instance(org_id: str, name: str, *, relay: bool = False) -> dict[str, Any]:
+    """Configure the instance's webhook in UAZAPI to Zapline's URL (QStash's, or the relay's)."""
+    from zapline.uazapi.client import Instance, configure_webhook
+
+    record = await registry.get_instance(org_id, name)
+    urls = webhook_urls(record["instance_key"])
+    url = urls["ingress_url"] if relay else urls["webhook_url"]
+    webhooks = await configure_webhook(Instance(record["base_url"], record["token"], record["id"]), url)
+    configured = any(w.get("url") == url and w.get("enabled", True) for w in webhooks)
+    return {"instance_id": record["id"], "webhook": "relay" if relay else "qstash", "configured": configured}

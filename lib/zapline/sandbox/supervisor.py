@@ -55,6 +55,26 @@ def _upstash_options(sb: Sandbox, port: int) -> dict[str, Any]:
     return {"redis_url": f"{sb.redis.url}/0", "token": sb.secrets["upstash_token"]}
 
 
+def _qstash_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
+    return {
+        "QSTASH_URL": f"http://{host}:{port}",
+        "QSTASH_TOKEN": s["qstash_token"],
+        "QSTASH_CURRENT_SIGNING_KEY": s["qstash_current_signing_key"],
+        "QSTASH_NEXT_SIGNING_KEY": s["qstash_next_signing_key"],
+    }
+
+
+def _qstash_options(sb: Sandbox, port: int) -> dict[str, Any]:
+    # Database 1: the Upstash REST bridge only ever touches database 0 (FLUSHALL is narrowed to
+    # FLUSHDB there), so QStash's messages, schedules and DLQ never mix with application data.
+    return {
+        "redis_url": f"{sb.redis.url}/1",
+        "token": sb.secrets["qstash_token"],
+        "current_signing_key": sb.secrets["qstash_current_signing_key"],
+        "next_signing_key": sb.secrets["qstash_next_signing_key"],
+    }
+
+
 def _centrifugo_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
     return {
         "CENTRIFUGO_API_URL": f"http://{host}:{port}/api",
@@ -72,8 +92,28 @@ def _centrifugo_options(sb: Sandbox, port: int) -> dict[str, Any]:
     }
 
 
+def _uazapi_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
+    return {
+        "UAZAPI_URL": f"http://{host}:{port}",
+        "UAZAPI_INSTANCE_TOKEN": s["uazapi_instance_token"],
+        "UAZAPI_ADMIN_TOKEN": s["uazapi_admin_token"],
+    }
+
+
+def _uazapi_options(sb: Sandbox, port: int) -> dict[str, Any]:
+    # In-memory simulator: only the default instance (this token) exists again after a restart.
+    return {
+        "instance_token": sb.secrets["uazapi_instance_token"],
+        "admin_token": sb.secrets["uazapi_admin_token"],
+        "public_url": f"http://{sb.host}:{port}",
+    }
+
+
 SERVICES: dict[str, Service] = {
     "upstash": Service("upstash_rest", _upstash_settings, _upstash_options),
+    "qstash": Service("qstash", _qstash_settings, _qstash_options),
+    "centrifugo": Service("centrifugo", _centrifugo_settings, _centrifugo_options),
+    "uazapi": Service("uazapi", _uazapi_settings, _uazapi_options),
 }
 
 
@@ -86,6 +126,7 @@ def _default_secrets() -> dict[str, str]:
         "qstash_current_signing_key": QSTASH_DEV_CURRENT_SIGNING_KEY,
         "qstash_next_signing_key": QSTASH_DEV_NEXT_SIGNING_KEY,
         "uazapi_instance_token": secrets.token_urlsafe(18),
+        "uazapi_admin_token": secrets.token_urlsafe(18),
     }
 
 
@@ -99,6 +140,7 @@ class Sandbox:
     services: list[str] = field(default_factory=lambda: list(SERVICES))
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _auto_ports: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.data_dir = self.data_dir.resolve()
@@ -145,9 +187,14 @@ class Sandbox:
         self.state_file.write_text(json.dumps(self.saved, indent=2))
         self.state_file.chmod(0o600)
 
-    def _spawn(self, name: str) -> None:
+    def _spawn(self, name: str, *, new_port: bool = False) -> None:
         service = SERVICES[name]
-        port = self.ports.get(name) or free_port(self.host)
+        port = 0 if new_port else self.ports.get(name, 0)
+        if not port:  # a free port no other part of this sandbox was given
+            taken = set(self.ports.values())
+            while not port or port in taken:
+                port = free_port(self.host)
+            self._auto_ports.add(name)
         self.ports[name] = port
         env = {**os.environ, OPTIONS_ENV: json.dumps(service.options(self, port))}
         cmd = [sys.executable, "-m", "zapline.sandbox.serve", service.module, "--host", self.host]
@@ -158,10 +205,21 @@ class Sandbox:
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         waiting = dict(self.children)
+        respawns = 0
         while waiting:
             for name, proc in list(waiting.items()):
-                if proc.poll() is not None:
-                    raise SandboxError(f"sandbox {name} exited with {proc.returncode} before it was ready")
+                if proc.poll() is None:
+                    continue
+                # A port picked as free can be taken by someone else before the child binds it.
+                if name in self._auto_ports and respawns < 3:
+                    respawns += 1
+                    self.log(f"sandbox: {name} could not start on port {self.ports[name]}; trying another")
+                    if proc.stdout:
+                        proc.stdout.close()
+                    self._spawn(name, new_port=True)
+                    waiting[name] = self.children[name]
+                    continue
+                raise SandboxError(f"sandbox {name} exited with {proc.returncode} before it was ready")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise SandboxError(f"sandbox parts not ready after {timeout}s: {', '.join(waiting)}")

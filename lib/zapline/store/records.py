@@ -55,6 +55,7 @@ class Conversation(_Record):
     last_direction: Opt = None
     preview: Opt = None
     nps_score: OptInt = None
+    nps_state: Opt = Field(None, description="scheduled, sending, sent, answered, expired or skipped")
 
 
 class Message(_Record):

@@ -11,13 +11,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zapline.clients import redis_client
 from zapline.errors import BadRequest, Conflict, NotFound, Unauthorized, UnknownInstance
+from zapline.store.clock import now_ms
 from zapline.store.keys import OrgKeys, all_orgs
 from zapline.store.scripts import run_redis
 
@@ -33,10 +33,6 @@ def digest(secret: str) -> str:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(5)}"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -123,10 +119,12 @@ async def create_instance(
         "status": "unknown",
         "created_at": str(now_ms()),
     }
-    await run_redis(
-        redis.hset(keys.instance(instance_id), values={**record, "token": token, "key_hash": digest(secret)})
-    )
-    return record, f"{org_id}.{instance_id}.{secret}"
+    instance_key = f"{org_id}.{instance_id}.{secret}"
+    # The key itself is kept (like the UAZAPI token, an instance secret) so `zapline instances
+    # connect` can re-derive the webhook URL; authentication compares digests.
+    values = {**record, "token": token, "key_hash": digest(secret), "instance_key": instance_key}
+    await run_redis(redis.hset(keys.instance(instance_id), values=values))
+    return record, instance_key
 
 
 async def get_instance(org_id: str, name_or_id: str) -> dict[str, Any]:

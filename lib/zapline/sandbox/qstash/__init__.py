@@ -1,0 +1,73 @@
+"""A QStash-compatible local server, built from the public API documentation and the official
+SDK's observable behaviour, so that ``qstash.QStash``/``AsyncQStash`` and ``qstash.Receiver`` work
+against it unchanged. ``zapline sandbox`` runs it; its settings are ``QSTASH_URL``,
+``QSTASH_TOKEN``, ``QSTASH_CURRENT_SIGNING_KEY`` and ``QSTASH_NEXT_SIGNING_KEY``.
+
+It publishes, enqueues, batches, delays, retries with backoff, signs, calls back, dead-letters,
+deduplicates, rate-limits per flow-control key, runs FIFO queues and cron schedules, and keeps
+every accepted message in its own Redis database so a restart loses nothing. A sandbox clock
+(``/_sandbox/clock``) lets tests move time forward instead of waiting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from zapline.sandbox.qstash.api import routes
+from zapline.sandbox.qstash.config import Options
+from zapline.sandbox.qstash.engine import Engine
+from zapline.sandbox.qstash.errors import ApiError
+
+__all__ = ["UVICORN_OPTIONS", "Options", "build"]
+
+UVICORN_OPTIONS: dict[str, Any] = {"backlog": 4096}
+
+log = logging.getLogger("zapline.sandbox.qstash")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return JSONResponse({"error": exc.message}, exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = (
+        "method not allowed" if exc.status_code == 405 else f"no such endpoint: {request.method} {request.url.path}"
+    )
+    return JSONResponse({"error": message}, exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("qstash: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, 500)
+
+
+def build(options: dict[str, Any]) -> Starlette:
+    """The sandbox QStash as an ASGI app; see :class:`Options` for ``options``."""
+    settings = Options.from_dict(options)
+    engine = Engine(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await engine.start()
+        try:
+            yield
+        finally:
+            await engine.stop()
+
+    app = Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.engine = engine
+    return app

@@ -1,0 +1,18 @@
+"""Library calls the conversation-loop tests make in a process configured like a function."""
+
+from __future__ import annotations
+
+import asyncio
+
+from zapline.outbound import queue_message
+
+
+async def queue_bulk(org_id: str, conversation_id: str, count: int) -> None:
+    """Queue ``count`` campaign messages in the bulk lane, as a campaign job would."""
+    for start in range(0, count, 25):
+        await asyncio.gather(
+            *(
+                queue_message(org_id, conversation_id, text=f"Promoção {i + 1}/{count}", lane="bulk", author="campaign")
+                for i in range(start, min(count, start + 25))
+            )
+        )
