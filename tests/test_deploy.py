@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +117,21 @@ class LambdaContext:
         return 29_000
 
 
+@pytest.fixture(scope="module")
+def lambda_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The event loop a Lambda process keeps between invocations (Mangum runs on the current one)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
 @pytest.mark.parametrize(("name", "handler", "path"), serverless_events())
-def test_lambda_handler_answers_an_http_api_event(app_env: dict[str, str], name: str, handler: str, path: str) -> None:
+def test_lambda_handler_answers_an_http_api_event(
+    app_env: dict[str, str], lambda_loop: asyncio.AbstractEventLoop, name: str, handler: str, path: str
+) -> None:
+    asyncio.set_event_loop(lambda_loop)  # other tests' asyncio.run() unset it
     module_file, _, attr = handler.rpartition(".")
     module = load_function(ROOT / f"{module_file}.py")
     probe = probe_path(path)
