@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -79,18 +78,15 @@ class Stack:
         return total / tick
 
 
-def median_import_ms(statement: str, env: dict[str, str], runs: int = 11) -> float:
-    """Median wall time of ``python -c statement`` minus a bare interpreter, in ms."""
-    return statistics.median(import_samples(statement, env, runs))
-
-
 def import_samples(statement: str, env: dict[str, str], runs: int) -> list[float]:
-    code = "import time; t=time.perf_counter(); " + statement + "; print((time.perf_counter()-t)*1000)"
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
-    return samples
+    """Wall time of ``statement`` in ``runs`` fresh interpreters, in ms (interpreter start excluded)."""
+    code = "import time\nt = time.perf_counter()\n" + statement + "\nprint((time.perf_counter() - t) * 1000)"
+    return [float(run_python(code, env).splitlines()[-1]) for _ in range(runs)]
+
+
+def run_python(code: str, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip()
 
 
 def percentile(values: list[float], q: float) -> float:

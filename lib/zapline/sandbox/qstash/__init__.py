@@ -18,8 +18,11 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zapline.sandbox.qstash.api import routes
 from zapline.sandbox.qstash.config import Options
@@ -51,6 +54,19 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, 500)
 
 
+class _CountRequests:
+    """Counts API requests (not ``/_sandbox/*``) for the benchmarks: ``GET /_sandbox/stats``."""
+
+    def __init__(self, app: ASGIApp, counts: dict[str, int]) -> None:
+        self.app = app
+        self.counts = counts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/_sandbox/"):
+            self.counts["api_requests"] += 1
+        await self.app(scope, receive, send)
+
+
 def build(options: dict[str, Any]) -> Starlette:
     """The sandbox QStash as an ASGI app; see :class:`Options` for ``options``."""
     settings = Options.from_dict(options)
@@ -64,9 +80,15 @@ def build(options: dict[str, Any]) -> Starlette:
         finally:
             await engine.stop()
 
+    counts = {"api_requests": 0}
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(counts)
+
     app = Starlette(
-        routes=routes(),
+        routes=[Route("/_sandbox/stats", stats, methods=["GET"]), *routes()],
         lifespan=lifespan,
+        middleware=[Middleware(_CountRequests, counts=counts)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.engine = engine
