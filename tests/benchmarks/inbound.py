@@ -41,18 +41,22 @@ def report(name: str, value: float, unit: str) -> None:
     print(f"{name}: {value:.2f} {unit}" if isinstance(value, float) else f"{name}: {value} {unit}", flush=True)
 
 
-def signed_requests(stack: Stack, count: int, first_contact: int) -> list[tuple[str, bytes, dict[str, str]]]:
+def signed_requests(
+    stack: Stack, count: int, first_contact: int, contacts: int = CONTACTS
+) -> list[tuple[str, bytes, dict[str, str]]]:
+    """``count`` pre-signed deliveries from ``contacts`` customers taking turns."""
     uazapi = Uazapi(token=stack.tenant.token)
     url = f"{stack.app.url}{stack.tenant.inbound_path}"
     key = stack.settings["QSTASH_CURRENT_SIGNING_KEY"]
     start = int(time.time() * 1000)
     out = []
     for i in range(count):
-        raw = body(uazapi.text(f"mensagem {i}", contact=str(first_contact + i % CONTACTS), timestamp=start + i))
+        contact = str(first_contact + i % contacts)
+        raw = body(uazapi.text(f"mensagem {i}", contact=contact, timestamp=start + i))
         headers = {
             "Content-Type": "application/json",
             "Upstash-Signature": qstash_signature(url, raw, key),
-            "Upstash-Message-Id": f"msg_bench_{first_contact}_{i}",
+            "Upstash-Message-Id": f"msg_bench_{first_contact}_{i}_{start}",
             "Upstash-Retried": "0",
         }
         out.append((url, raw, headers))
@@ -79,27 +83,33 @@ async def fire(requests: list[tuple[str, bytes, dict[str, str]]], concurrency: i
     return latencies
 
 
+def _costs(stack: Stack, requests: list[tuple[str, bytes, dict[str, str]]]) -> tuple[float, float, float, float]:
+    """Per message: REST requests to Redis, commands Redis ran, Centrifugo calls, QStash calls."""
+    upstash, commands = stack.upstash_stats()["requests"], stack.redis_commands()
+    centrifugo = stack.sandbox_stats("CENTRIFUGO_API_URL")["api_requests"]
+    qstash = stack.sandbox_stats("QSTASH_URL")["api_requests"]
+    asyncio.run(fire(requests, 1))
+    n = len(requests)
+    return (
+        (stack.upstash_stats()["requests"] - upstash) / n,
+        (stack.redis_commands() - commands) / n,
+        (stack.sandbox_stats("CENTRIFUGO_API_URL")["api_requests"] - centrifugo) / n,
+        (stack.sandbox_stats("QSTASH_URL")["api_requests"] - qstash) / n,
+    )
+
+
 def per_message_costs(stack: Stack) -> None:
-    warm = signed_requests(stack, 1, 5511900000000)
-    asyncio.run(fire(warm, 1))  # the function is warm: scripts cached, timezone known
-    sample = signed_requests(stack, 50, 5511900000000)
-    upstash, commands = stack.upstash_stats(), stack.redis_commands()
-    centrifugo = stack.sandbox_stats("CENTRIFUGO_API_URL")
-    qstash = stack.sandbox_stats("QSTASH_URL")
-    asyncio.run(fire(sample, 1))
-    n = len(sample)
-    report("redis_round_trips_per_message", (stack.upstash_stats()["requests"] - upstash["requests"]) / n, "requests")
-    report("redis_commands_per_message", (stack.redis_commands() - commands) / n, "commands")
-    report(
-        "centrifugo_calls_per_message",
-        (stack.sandbox_stats("CENTRIFUGO_API_URL")["api_requests"] - centrifugo["api_requests"]) / n,
-        "calls",
-    )
-    report(
-        "qstash_calls_per_message",
-        (stack.sandbox_stats("QSTASH_URL")["api_requests"] - qstash["api_requests"]) / n,
-        "calls",
-    )
+    # Warm function, ten customers with open conversations; then 50 more of their messages.
+    asyncio.run(fire(signed_requests(stack, 10, 5511900000000, contacts=10), 1))
+    trips, commands, centrifugo, qstash = _costs(stack, signed_requests(stack, 50, 5511900000000, contacts=10))
+    report("redis_round_trips_per_message", trips, "requests")
+    report("redis_commands_per_message", commands, "commands")
+    report("centrifugo_calls_per_message", centrifugo, "calls")
+    report("qstash_calls_per_message", qstash, "calls")
+    # The first message of a new customer also creates the lead and the conversation.
+    trips, commands, _, _ = _costs(stack, signed_requests(stack, 20, 5511905000000, contacts=20))
+    report("redis_round_trips_per_first_message", trips, "requests")
+    report("redis_commands_per_first_message", commands, "commands")
 
 
 def throughput(stack: Stack) -> None:

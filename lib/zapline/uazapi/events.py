@@ -12,7 +12,7 @@ import json
 import time
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from zapline.errors import InvalidPayload
 
@@ -53,69 +53,71 @@ def _epoch_ms(value: Any) -> Any:
     return value
 
 
-def _text(value: Any) -> Any:
-    return "" if value is None else value
-
-
 def _id_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
 Bool = Annotated[bool, BeforeValidator(_bool)]
 EpochMs = Annotated[int, BeforeValidator(_epoch_ms)]
-Text = Annotated[str, BeforeValidator(_text)]
 
 
 class _Model(BaseModel):
+    """Lenient input: a JSON ``null`` means "absent" (the field's default), as UAZAPI uses it."""
+
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if v is not None} if isinstance(data, dict) else data
 
 
 class Envelope(_Model):
     event_type: str = Field(alias="EventType", min_length=1)
-    token: Text = ""
-    owner: Text = ""
-    instance_name: Text = Field("", alias="instanceName")
-    base_url: Text = Field("", alias="BaseUrl")
+    token: str = ""
+    owner: str = ""
+    instance_name: str = Field("", alias="instanceName")
+    base_url: str = Field("", alias="BaseUrl")
 
 
 class ChatInfo(_Model):
-    wa_chatid: Text = ""
-    wa_chatlid: Text = ""
-    name: Text = ""
-    wa_name: Text = ""
-    wa_contact_name: Text = Field("", alias="wa_contactName")
-    phone: Text = ""
+    wa_chatid: str = ""
+    wa_chatlid: str = ""
+    name: str = ""
+    wa_name: str = ""
+    wa_contact_name: str = Field("", alias="wa_contactName")
+    phone: str = ""
     wa_is_group: Bool = Field(False, alias="wa_isGroup")
 
 
 class MessageInfo(_Model):
-    id: Text = ""
+    id: str = ""
     messageid: str = Field(min_length=1)
-    chatid: Text = ""
-    chatlid: Text = ""
+    chatid: str = ""
+    chatlid: str = ""
     from_me: Bool = Field(False, alias="fromMe")
     is_group: Bool = Field(False, alias="isGroup")
-    group_name: Text = Field("", alias="groupName")
-    message_type: Text = Field("", alias="messageType")
-    type: Text = ""
-    media_type: Text = Field("", alias="mediaType")
+    group_name: str = Field("", alias="groupName")
+    message_type: str = Field("", alias="messageType")
+    type: str = ""
+    media_type: str = Field("", alias="mediaType")
     timestamp: EpochMs = Field(0, alias="messageTimestamp")
-    text: Text = ""
+    text: str = ""
     content: Any = None
-    sender: Text = ""
-    sender_pn: Text = ""
-    sender_lid: Text = ""
-    sender_name: Text = Field("", alias="senderName")
-    quoted: Text = ""
-    reaction: Text = ""
-    edited: Text = ""
-    vote: Text = ""
-    button_or_list_id: Text = Field("", alias="buttonOrListid")
-    convert_options: Text = Field("", alias="convertOptions")
-    track_id: Text = ""
-    track_source: Text = ""
+    sender: str = ""
+    sender_pn: str = ""
+    sender_lid: str = ""
+    sender_name: str = Field("", alias="senderName")
+    quoted: str = ""
+    reaction: str = ""
+    edited: str = ""
+    vote: str = ""
+    button_or_list_id: str = Field("", alias="buttonOrListid")
+    convert_options: str = Field("", alias="convertOptions")
+    track_id: str = ""
+    track_source: str = ""
     was_sent_by_api: Bool = Field(False, alias="wasSentByApi")
-    source: Text = ""
+    source: str = ""
 
 
 class MessagesEvent(Envelope):
@@ -125,18 +127,18 @@ class MessagesEvent(Envelope):
 
 class Receipt(_Model):
     message_ids: Annotated[list[str], BeforeValidator(_id_list)] = Field(alias="MessageIDs", min_length=1)
-    chat: Text = Field("", alias="Chat")
-    sender: Text = Field("", alias="Sender")
+    chat: str = Field("", alias="Chat")
+    sender: str = Field("", alias="Sender")
     is_from_me: Bool = Field(False, alias="IsFromMe")
     is_group: Bool = Field(False, alias="IsGroup")
     timestamp: EpochMs = Field(0, alias="Timestamp")
-    type: Text = Field("", alias="Type")
+    type: str = Field("", alias="Type")
 
 
 class ReceiptEvent(Envelope):
     event: Receipt
-    type: Text = ""
-    state: Text = ""
+    type: str = ""
+    state: str = ""
 
     @property
     def status(self) -> str | None:
@@ -162,15 +164,15 @@ _RECEIPT_STATUS = {
 
 
 class InstanceState(_Model):
-    name: Text = ""
-    status: Text = ""
-    last_disconnect: Text = Field("", alias="lastDisconnect")
-    last_disconnect_reason: Text = Field("", alias="lastDisconnectReason")
+    name: str = ""
+    status: str = ""
+    last_disconnect: str = Field("", alias="lastDisconnect")
+    last_disconnect_reason: str = Field("", alias="lastDisconnectReason")
 
 
 class ConnectionEvent(Envelope):
     instance: InstanceState | None = None
-    type: Text = ""
+    type: str = ""
 
 
 UazapiEvent = MessagesEvent | ReceiptEvent | ConnectionEvent | Envelope

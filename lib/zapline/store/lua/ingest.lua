@@ -153,8 +153,11 @@ if not m.is_group then
   end
   if not lead_id then
     lead_id, new_lead = a.new_lead_id, true
-    redis.call('HSET', P .. 'leads:phone', ident, lead_id)
-    if m.phone and m.lid then redis.call('HSET', P .. 'leads:phone', 'lid:' .. m.lid, lead_id) end
+    if m.phone and m.lid then
+      redis.call('HSET', P .. 'leads:phone', ident, lead_id, 'lid:' .. m.lid, lead_id)
+    else
+      redis.call('HSET', P .. 'leads:phone', ident, lead_id)
+    end
     redis.call('HSET', P .. 'lead:' .. lead_id, 'id', lead_id, 'phone', m.phone or '', 'lid', m.lid or '',
                'name', m.contact_name or '', 'instance_id', a.instance_id, 'chat_jid', m.chat_jid,
                'created_at', a.now)
