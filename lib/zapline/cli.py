@@ -1,4 +1,4 @@
-"""The ``zapline`` command."""
+"""zapline: run the pipeline locally (dev, sandbox, serve), watch it, and operate organisations."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ def describe(channel: str, data: dict[str, Any]) -> str:
     if kind in ("message.created", "message.updated"):
         message, conversation = data.get("message", {}), data.get("conversation", {})
         arrow = "←" if message.get("direction") == "in" else "→"
-        who = conversation.get("title") or conversation.get("id", "")
+        who = conversation.get("title") or conversation.get("id") or message.get("conversation_id", "")
         text = message.get("text") or f"[{message.get('kind')}]"
         return f"{kind:16} {arrow} {who}: {text}  ({message.get('status')})"
     if kind == "message.status":

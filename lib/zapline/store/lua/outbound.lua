@@ -35,6 +35,7 @@ if op == 'create' then
   redis.call('ZADD', conv_key .. ':msgs', a.now, rec.id)
   local preview = rec.text ~= '' and string.sub(rec.text, 1, 160) or ('[' .. rec.kind .. ']')
   local fields = {'message_count', (tonumber(c[5]) or 0) + 1, 'last_outbound_at', a.now}
+  if m.lane == 'realtime' then table.insert(fields, 'unread'); table.insert(fields, 0) end  -- an operator answered
   if a.now >= (tonumber(c[6]) or 0) then
     for _, v in ipairs({'last_message_at', a.now, 'preview', preview, 'last_direction', 'out'}) do
       table.insert(fields, v)
