@@ -105,6 +105,8 @@ def test_nps_survey_vote_and_score(loop: Loop) -> None:
         what="the NPS score",
     )
     assert (answered["nps_score"], answered["status"], answered["nps_state"]) == (9, "closed", "answered")
+    daily = loop.operator("GET", "/stats/daily").json()
+    assert daily["counters"]["nps_responses"] >= 1 and daily["counters"]["nps_promoters"] >= 1
     loop.advance(120)
     assert len(loop.sent(number)) == 1  # retries and repeats never send a second survey
 

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     inst_add.set_defaults(run=_instances_add)
     connect = instances.add_parser("connect", parents=[common], help="point the instance's UAZAPI webhook at Zapline")
     connect.add_argument("instance", help="instance name (or id)")
-    connect.add_argument("--org", required=True, help="organisation id (org_...)")
+    connect.add_argument("--org", help="organisation id (org_...); needed only when several have that name")
     connect.add_argument("--relay", action="store_true", help="use the ingress relay URL instead of QStash's")
     connect.set_defaults(run=_instances_connect)
 

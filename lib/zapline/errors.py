@@ -82,6 +82,13 @@ class InvalidPayload(PermanentError):
     def to_json(self) -> dict[str, Any]:
         return {**super().to_json(), "field": self.field}
 
+    @classmethod
+    def from_validation(cls, what: str, error: Any) -> InvalidPayload:
+        """From a pydantic ``ValidationError``: the first problem, naming its field."""
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        return cls(f"{what}: {where}: {first['msg']}", field=where)
+
 
 class PayloadTooLarge(InvalidPayload):
     error_type = "payload_too_large"

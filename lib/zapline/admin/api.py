@@ -17,6 +17,7 @@ from zapline.errors import BadRequest, ZaplineError
 from zapline.http import error_response
 from zapline.logs import get_logger
 from zapline.store import queries
+from zapline.store.clock import org_day
 from zapline.store.registry import authenticate
 
 __all__ = ["routes"]
@@ -132,6 +133,17 @@ async def followups(request: Request, org_id: str) -> dict[str, Any]:
     return {"steps": await automation.followup_steps(org_id)}
 
 
+async def daily(request: Request, org_id: str) -> dict[str, Any]:
+    """``?day=YYYY-MM-DD`` (default: today in the organisation's timezone)."""
+    day = request.query_params.get("day") or await org_day(org_id)
+    counters = await queries.daily_counters(org_id, day)
+    responses = counters.get("nps_responses", 0)
+    nps = None
+    if responses:
+        nps = round(100 * (counters.get("nps_promoters", 0) - counters.get("nps_detractors", 0)) / responses, 1)
+    return {"day": day, "counters": counters, "nps": nps}
+
+
 async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
     """A Centrifugo connection token subscribed (server-side) to the organisation's inbox."""
     channel = realtime.inbox_channel(org_id)
@@ -162,6 +174,7 @@ routes = [
     Route("/api/v1/leads", endpoint(find_lead), methods=["GET"]),
     Route("/api/v1/leads/{lead_id}/opt-out", endpoint(opt_out_lead), methods=["POST"]),
     Route("/api/v1/followups", endpoint(followups), methods=["GET", "PUT"]),
+    Route("/api/v1/stats/daily", endpoint(daily), methods=["GET"]),
     Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
     Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
     Route("/api/v1/realtime/subscription", endpoint(realtime_subscription), methods=["POST"]),

@@ -38,13 +38,23 @@ async def add_instance(org_id: str, name: str, token: str, base_url: str, owner:
     return {"instance_id": record["id"], "instance_key": instance_key, **webhook_urls(instance_key)}
 
 
-async def connect_instance(org_id: str, name: str, *, relay: bool = False) -> dict[str, Any]:
+async def connect_instance(org_id: str | None, name: str, *, relay: bool = False) -> dict[str, Any]:
     """Configure the instance's webhook in UAZAPI to Zapline's URL (QStash's, or the relay's)."""
+    from zapline.errors import BadRequest, NotFound
     from zapline.uazapi.client import Instance, configure_webhook
 
+    if org_id is None:
+        owners = await registry.orgs_with_instance(name)
+        if len(owners) != 1:
+            raise (BadRequest if owners else NotFound)(
+                f"{len(owners) or 'no'} organisations have an instance named {name!r}"
+                + ("; pass --org" if owners else "")
+            )
+        org_id = owners[0]
     record = await registry.get_instance(org_id, name)
     urls = webhook_urls(record["instance_key"])
     url = urls["ingress_url"] if relay else urls["webhook_url"]
     webhooks = await configure_webhook(Instance(record["base_url"], record["token"], record["id"]), url)
     configured = any(w.get("url") == url and w.get("enabled", True) for w in webhooks)
-    return {"instance_id": record["id"], "webhook": "relay" if relay else "qstash", "configured": configured}
+    return {"org_id": org_id, "instance_id": record["id"], "webhook": "relay" if relay else "qstash",
+            "configured": configured}  # fmt: skip

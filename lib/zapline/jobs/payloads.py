@@ -39,6 +39,4 @@ def parse_job(model: type[J], body: bytes) -> J:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidPayload(f"{model.__name__}: {where}: {first['msg']}", field=where) from None
+        raise InvalidPayload.from_validation(model.__name__, exc) from None

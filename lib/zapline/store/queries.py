@@ -14,7 +14,7 @@ from zapline.store.records import Conversation, Lead, Message, Page
 from zapline.store.scripts import Script, run_redis
 from zapline.uazapi.phones import e164
 
-__all__ = ["find_lead", "get_conversation", "get_lead", "list_conversations", "list_messages"]
+__all__ = ["daily_counters", "find_lead", "get_conversation", "get_lead", "list_conversations", "list_messages"]
 
 
 def _encode_cursor(score: float, member: str) -> str:
@@ -86,3 +86,11 @@ async def find_lead(org_id: str, phone: str) -> Lead:
     if not lead_id:
         raise NotFound(f"no lead with phone {normalised}")
     return await get_lead(org_id, lead_id)
+
+
+async def daily_counters(org_id: str, day: str) -> dict[str, int]:
+    """One local day's counters: inbound, outbound, new_leads, new_conversations, nps_*, opt_outs, …"""
+    if len(day) != 10 or day[4] != "-" or day[7] != "-" or not day.replace("-", "").isdigit():
+        raise BadRequest("day must be YYYY-MM-DD")
+    counters = await run_redis(redis_client().hgetall(OrgKeys(org_id).daily(day)))
+    return {name: int(value) for name, value in counters.items()}

@@ -141,6 +141,19 @@ async def get_instance(org_id: str, name_or_id: str) -> dict[str, Any]:
     return record
 
 
+async def orgs_with_instance(name: str) -> list[str]:
+    """The organisations that have an instance called ``name`` (an operator's shortcut)."""
+    redis = redis_client()
+    org_ids = sorted(await run_redis(redis.smembers(all_orgs())))
+    if not org_ids:
+        return []
+    pipe = redis.pipeline()
+    for org_id in org_ids:
+        pipe.hexists(OrgKeys(org_id).instances, name)
+    found = await run_redis(pipe.exec())
+    return [org_id for org_id, has in zip(org_ids, found, strict=True) if has]
+
+
 async def check_instance(ref: InstanceRef, token: str) -> None:
     """Raise ``UnknownInstance`` unless the key's secret and the webhook's token both match."""
     stored = await run_redis(redis_client().hmget(ref.keys.instance(ref.instance_id), "key_hash", "token"))

@@ -9,7 +9,6 @@ message timestamps are integers in milliseconds; every field we do not use is ig
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -202,10 +201,4 @@ def parse_event(body: bytes) -> UazapiEvent:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise InvalidPayload(f"{event_type} event: {where}: {first['msg']}", field=where) from None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
+        raise InvalidPayload.from_validation(f"{event_type} event", exc) from None

@@ -8,10 +8,11 @@ order, from ``chatid``, ``chat.wa_chatid``, ``sender_pn`` (only when the contact
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from zapline.uazapi.events import MessageInfo, MessagesEvent, now_ms
+from zapline.uazapi.events import MessageInfo, MessagesEvent
 from zapline.uazapi.phones import e164, is_group_jid
 
 __all__ = ["WhatsAppMessage", "normalize_message"]
@@ -171,7 +172,7 @@ def normalize_message(event: MessagesEvent) -> WhatsAppMessage:
     return WhatsAppMessage(
         wa_id=message.messageid,
         chat_jid=chat_jid,
-        timestamp=message.timestamp or now_ms(),
+        timestamp=message.timestamp or int(time.time() * 1000),
         kind=kind,
         text=message.vote if kind == "poll_vote" and not message.text else message.text,
         from_me=message.from_me,
