@@ -16,6 +16,8 @@ from zapline.config import get_settings
 
 __all__ = ["aclose_clients", "http_client", "redis_client"]
 
+POOL_SIZE = 8
+
 _http: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
 _redis: dict[asyncio.AbstractEventLoop, Redis] = {}
 
@@ -32,11 +34,17 @@ def http_client() -> httpx.AsyncClient:
     if client is None:
         _forget_closed_loops()
         timeout = get_settings().http_timeout
-        client = _http[loop] = httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
+        client = _http[loop] = _pooled_client(timeout)
     return client
+
+
+def _pooled_client(timeout: float) -> httpx.AsyncClient:
+    # httpcore scans every pooled connection (polling each idle socket) on every request, so a
+    # small pool costs less CPU per call than a large one; one function instance rarely needs more.
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=httpx.Limits(max_connections=POOL_SIZE, max_keepalive_connections=POOL_SIZE),
+    )
 
 
 def redis_client() -> Redis:
@@ -52,6 +60,8 @@ def redis_client() -> Redis:
             rest_retries=0,
             allow_telemetry=False,
         )
+        # The SDK's own httpx client has no timeout and a 100-connection pool; give it ours.
+        client._http._client = _pooled_client(settings.http_timeout)
     return client
 
 
