@@ -16,7 +16,8 @@ def register(env: dict[str, str], name: str) -> tuple[str, str]:
     token = f"sim-{secrets.token_hex(6)}"
     httpx.post(f"{env['UAZAPI_URL']}/_sandbox/instances", json={"token": token}).raise_for_status()
     org = zapline_cli(env, "orgs", "add", f"Org {name}")["org_id"]
-    zapline_cli(env, "instances", "add", "--org", org, "--name", name, "--token", token, "--base-url", env["UAZAPI_URL"])
+    base_url = env["UAZAPI_URL"]
+    zapline_cli(env, "instances", "add", "--org", org, "--name", name, "--token", token, "--base-url", base_url)
     return org, token
 
 
