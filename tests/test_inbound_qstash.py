@@ -98,6 +98,12 @@ def test_malformed_and_oversized_payloads_go_to_the_dlq_with_a_reason(
     assert letter.response_status == 489  # refused at once: no retries were spent on it
     reason = json.loads(letter.response_body or "{}")
     assert reason["error_type"] == error_type and reason["error"]
+    # QStash's failure callback reached the failures function: the organisation sees it too.
+    recorded = wait_until(
+        lambda: [d for d in tenant.api("/dead-letters").json()["items"] if d["qstash_message_id"] == message_id],
+        what="the dead letter in the operator API",
+    )
+    assert recorded[0]["reason"].startswith(error_type) and recorded[0]["path"] == tenant.inbound_path
 
 
 @pytest.fixture(scope="module")

@@ -63,8 +63,12 @@ def error_response(error: ZaplineError) -> JSONResponse:
     return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
 
 
-def signed(handler: SignedHandler) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap ``handler`` as a Starlette endpoint that only runs for authentic QStash deliveries."""
+def signed(handler: SignedHandler, *, size_factor: int = 1) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap ``handler`` as a Starlette endpoint that only runs for authentic QStash deliveries.
+
+    Bodies over ``size_factor`` × ``ZAPLINE_MAX_PAYLOAD_BYTES`` are refused (489): QStash's failure
+    callbacks carry the original body base64-encoded, so they get a larger factor.
+    """
     name = getattr(handler, "__qualname__", "handler")
 
     async def endpoint(request: Request) -> Response:
@@ -78,10 +82,11 @@ def signed(handler: SignedHandler) -> Callable[[Request], Awaitable[Response]]:
                 url=public_url(settings.app_url, request),
                 keys=(settings.qstash_current_signing_key, settings.qstash_next_signing_key),
             )
-            if len(body) > settings.max_payload_bytes:
-                raise PayloadTooLarge(
-                    f"body of {len(body)} bytes exceeds ZAPLINE_MAX_PAYLOAD_BYTES={settings.max_payload_bytes}"
+            if len(body) > settings.max_payload_bytes * size_factor:
+                limit = f"ZAPLINE_MAX_PAYLOAD_BYTES={settings.max_payload_bytes}" + (
+                    f" x {size_factor}" if size_factor > 1 else ""
                 )
+                raise PayloadTooLarge(f"body of {len(body)} bytes exceeds {limit}")
             delivery = Delivery(
                 body=body,
                 path_params=request.path_params,

@@ -144,6 +144,10 @@ async def daily(request: Request, org_id: str) -> dict[str, Any]:
     return {"day": day, "counters": counters, "nps": nps}
 
 
+async def dead_letters(request: Request, org_id: str) -> dict[str, Any]:
+    return {"items": await queries.dead_letters(org_id, limit=_limit(request))}
+
+
 async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
     """A Centrifugo connection token subscribed (server-side) to the organisation's inbox."""
     channel = realtime.inbox_channel(org_id)
@@ -175,6 +179,7 @@ routes = [
     Route("/api/v1/leads/{lead_id}/opt-out", endpoint(opt_out_lead), methods=["POST"]),
     Route("/api/v1/followups", endpoint(followups), methods=["GET", "PUT"]),
     Route("/api/v1/stats/daily", endpoint(daily), methods=["GET"]),
+    Route("/api/v1/dead-letters", endpoint(dead_letters), methods=["GET"]),
     Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
     Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
     Route("/api/v1/realtime/subscription", endpoint(realtime_subscription), methods=["POST"]),

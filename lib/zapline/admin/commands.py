@@ -25,8 +25,11 @@ def webhook_urls(instance_key: str) -> dict[str, str]:
     settings = get_settings()
     inbound = f"{settings.app_url}/api/inbound/uazapi/{instance_key}"
     token = quote(settings.qstash_token, safe="")
+    # QStash reads lowercase upstash-* query parameters as headers: dead letters reach `failures`.
+    failures = quote(f"{settings.app_url}/api/failures/qstash", safe="")
     return {
-        "webhook_url": f"{settings.qstash_url}/v2/publish/{inbound}?qstash_token={token}",
+        "webhook_url": f"{settings.qstash_url}/v2/publish/{inbound}?qstash_token={token}"
+        f"&upstash-failure-callback={failures}",
         "ingress_url": f"{settings.app_url}/api/ingress/uazapi/{instance_key}",
     }
 

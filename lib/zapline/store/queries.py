@@ -14,7 +14,15 @@ from zapline.store.records import Conversation, Lead, Message, Page
 from zapline.store.scripts import Script, run_redis
 from zapline.uazapi.phones import e164
 
-__all__ = ["daily_counters", "find_lead", "get_conversation", "get_lead", "list_conversations", "list_messages"]
+__all__ = [
+    "daily_counters",
+    "dead_letters",
+    "find_lead",
+    "get_conversation",
+    "get_lead",
+    "list_conversations",
+    "list_messages",
+]
 
 
 def _encode_cursor(score: float, member: str) -> str:
@@ -94,3 +102,11 @@ async def daily_counters(org_id: str, day: str) -> dict[str, int]:
         raise BadRequest("day must be YYYY-MM-DD")
     counters = await run_redis(redis_client().hgetall(OrgKeys(org_id).daily(day)))
     return {name: int(value) for name, value in counters.items()}
+
+
+async def dead_letters(org_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest dead letters the failures function recorded (QStash keeps the messages)."""
+    if not 1 <= limit <= 200:
+        raise BadRequest("limit must be between 1 and 200")
+    rows = await run_redis(redis_client().lrange(OrgKeys(org_id).dead_letters, 0, limit - 1))
+    return [json.loads(row) for row in rows]
