@@ -92,6 +92,10 @@ def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> lis
         "  3. See what was stored:",
         f"       curl -s {auth} {app}/api/v1/conversations",
         f"       curl -s {auth} '{app}/api/v1/leads?phone=%2B{DEMO_CONTACT}'",
+        "  4. Reply, close, and let time pass (follow-ups wait 1 h of silence, NPS 60 s after a close):",
+        f'       curl -s {auth} -X POST {app}/api/v1/conversations/<id>/messages -d \'{{"text": "Olá!"}}\'',
+        f"       curl -s {auth} -X POST {app}/api/v1/conversations/<id>/close",
+        f"       curl -s -X POST {settings.get('QSTASH_URL', '')}/_sandbox/clock/advance -d '{{\"seconds\": 3600}}'",
         "  Other zapline commands read the settings from " + str(sample.parent / "dev.env") + ".",
         "",
     ]
