@@ -16,3 +16,11 @@ async def queue_bulk(org_id: str, conversation_id: str, count: int) -> None:
                 for i in range(start, min(count, start + 25))
             )
         )
+
+
+async def create_pending(org_id: str, conversation_id: str, message_id: str, text: str) -> None:
+    """Store a pending outbound message without queueing its send (the test delivers the job)."""
+    from zapline.store.outbound import outbound
+
+    await outbound(org_id, "create", conversation_id=conversation_id, preview=text,
+                   message={"id": message_id, "kind": "text", "text": text, "lane": "realtime"})  # fmt: skip

@@ -41,6 +41,9 @@ def test_operator_reply_is_sent_once_echoed_and_read(loop: Loop) -> None:
     sends = loop.sent(number)
     assert [s["text"] for s in sends] == ["Entregamos sim! 🚚"]
     assert sends[0]["track_id"] == first["id"]
+    # and the send job itself succeeded (a failure after UAZAPI sent would be hidden by the echo)
+    letters = qstash_client(loop.sandbox).dlq.list(filter={"url": f"{loop.app.url}/api/jobs/send"}).messages
+    assert [m for m in letters if first["id"] in (m.body or "")] == []
 
 
 def test_a_bulk_burst_does_not_delay_a_realtime_reply(loop: Loop, app: AppProcess, sandbox: dict[str, str]) -> None:
@@ -161,12 +164,19 @@ def test_uazapi_429_is_retried_after_retry_after(loop: Loop) -> None:
     conversation = loop.conversation_of(number)
     fault = {"instance": loop.tenant.token, "status": 429, "count": 1, "retry_after": 30, "endpoint": "/send/text"}
     httpx.post(f"{loop.sandbox['UAZAPI_URL']}/_sandbox/faults", json=fault).raise_for_status()
+    stats = f"{loop.sandbox['UAZAPI_URL']}/_sandbox/stats"
+    calls = httpx.get(stats, params={"instance": loop.tenant.token}).json()["api_requests"]
     loop.reply(conversation["id"], "depois do 429")
-    stuck = wait_until(
-        lambda: [m for m in loop.messages(conversation["id"]) if m["direction"] == "out" and m["status"] == "sending"],
+    wait_until(
+        lambda: httpx.get(stats, params={"instance": loop.tenant.token}).json()["api_requests"] > calls,
         what="the first attempt to meet the 429",
     )
-    assert stuck and loop.sent(number) == []
+    # UAZAPI said it did not send: the claim is released for the retry
+    wait_until(
+        lambda: [m["status"] for m in loop.messages(conversation["id"]) if m["direction"] == "out"] == ["pending"],
+        what="the claim to be released",
+    )
+    assert loop.sent(number) == []
     loop.advance(31)
     sends = wait_until(lambda: loop.sent(number), what="the retry after Retry-After")
     assert [s["text"] for s in sends] == ["depois do 429"]
@@ -192,3 +202,40 @@ def test_an_invalid_number_becomes_a_dead_letter_with_its_reason(loop: Loop, san
         what="the dead letter",
     )
     assert letters[0].response_status == 489
+
+
+def test_two_deliveries_of_one_send_job_at_once_send_once(loop: Loop, app: AppProcess) -> None:
+    import json
+    import secrets
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.support import deliver, run_in_app_env
+
+    number = loop.new_number()
+    loop.customer_says(number, "oi")
+    conversation = loop.conversation_of(number)
+    message_id = f"msg_{secrets.token_hex(8)}"
+    run_in_app_env(app, "tests.conversation_loop_jobs:create_pending", loop.tenant.org_id, conversation["id"],
+                   message_id, "uma vez só")  # fmt: skip
+    body = json.dumps({"org_id": loop.tenant.org_id, "message_id": message_id}).encode()
+    key = app.env["QSTASH_CURRENT_SIGNING_KEY"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: deliver(app.url, "/api/jobs/send", body, key=key), range(2)))
+    assert sorted(a.status_code for a in answers) in ([200, 200], [200, 503])  # 503: "being sent", retried
+    wait_until(lambda: loop.sent(number), what="the send")
+    assert [s["text"] for s in loop.sent(number)] == ["uma vez só"]
+
+
+def test_no_survey_when_the_lead_wrote_again_after_the_close(loop: Loop) -> None:
+    number = loop.new_number()
+    loop.customer_says(number, "tchau")
+    conversation = loop.conversation_of(number)
+    loop.operator("POST", f"/conversations/{conversation['id']}/close")
+    loop.customer_says(number, "esqueci de perguntar uma coisa")  # within the survey's delay
+    loop.conversation_of(number, status="open")
+    loop.advance(61)
+    closed = wait_until(
+        lambda: (c := loop.tenant.api(f"/conversations/{conversation['id']}").json())["nps_state"] == "skipped" and c,
+        what="the survey to be skipped",
+    )
+    assert closed["status"] == "closed" and loop.sent(number) == []

@@ -109,7 +109,7 @@ def test_bad_signatures_store_nothing(app: AppProcess, tenant: Tenant, uazapi: U
     [
         (b"{not json", "invalid_payload"),
         (b'{"EventType": "messages", "token": "x"}', "invalid_payload"),
-        (b'{"EventType": "messages_update", "event": {"MessageIDs": []}}', "invalid_payload"),
+        (b'{"EventType": "messages_update", "token": "x"}', "invalid_payload"),
     ],
 )
 def test_malformed_payloads_are_not_retried(app: AppProcess, tenant: Tenant, payload: bytes, error_type: str) -> None:
@@ -242,3 +242,45 @@ def test_read_api_pages_and_is_scoped_to_its_organisation(
     assert tenant.api("/conversations", limit="0").status_code == 400
     unauthenticated = httpx.get(f"{app.url}/api/v1/conversations", headers={"Authorization": "Bearer zk_nope"})
     assert unauthenticated.status_code == 401
+
+
+def test_a_long_accented_preview_is_cut_on_a_character_boundary(
+    app: AppProcess, tenant: Tenant, uazapi: Uazapi, contact: str
+) -> None:
+    text = "a" * 159 + "ção e mais coisas 😀" * 3
+    payload = uazapi.text(text, contact=contact)
+    assert send(app, tenant, payload).json()["outcome"] == "stored"
+    assert send(app, tenant, payload).json()["outcome"] == "duplicate"  # reads the conversation back
+    [conv] = [
+        c for c in tenant.api("/conversations", limit="200").json()["items"] if c["preview"].startswith("a" * 159)
+    ]
+    assert conv["preview"] == "a" * 159  # the 2-byte "ç" did not fit in 160 bytes: not split
+    assert lead_messages(tenant, f"+{contact}")[0]["text"] == text
+
+
+def test_an_edit_or_reaction_before_its_message_waits_for_it(
+    app: AppProcess, tenant: Tenant, uazapi: Uazapi, contact: str
+) -> None:
+    original = wa_id()
+    assert send(app, tenant, uazapi.edited(original, "texto novo", contact=contact)).json()["outcome"] == "parked"
+    send(app, tenant, uazapi.reaction(original, "🔥", contact=contact, from_me=True))
+    send(app, tenant, uazapi.text("texto velho", contact=contact, message_id=original))
+    [message] = lead_messages(tenant, f"+{contact}")
+    assert message["text"] == "texto novo" and message["edits"][0]["text"] == "texto velho"
+    assert message["reactions"] == {"me": "🔥"}
+
+
+def test_a_lead_known_by_phone_learns_its_lid(app: AppProcess, tenant: Tenant, uazapi: Uazapi, contact: str) -> None:
+    first = uazapi.text("sem LID", contact=contact)
+    lid = first["message"].pop("chatlid")
+    first["chat"]["wa_chatlid"] = ""
+    send(app, tenant, first)  # the lead exists by phone only
+    send(app, tenant, uazapi.text("com LID", contact=contact))  # phone and LID together
+    later = uazapi.text("só pelo LID", contact=contact)
+    later["message"].update({"chatid": lid, "sender_pn": ""})
+    later["chat"].update({"wa_chatid": lid, "phone": ""})
+    send(app, tenant, later)
+    lead = tenant.api("/leads", phone=f"+{contact}").json()
+    assert lead["lid"] == lid
+    texts = sorted(m["text"] for m in lead_messages(tenant, f"+{contact}"))
+    assert texts == ["com LID", "sem LID", "só pelo LID"]  # one lead, whichever id WhatsApp used

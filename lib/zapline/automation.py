@@ -15,7 +15,7 @@ from typing import Any
 from zapline import qstash, realtime
 from zapline.clients import redis_client
 from zapline.config import get_settings
-from zapline.errors import BadRequest, QueueUnavailable
+from zapline.errors import BadRequest, QueueRejected, QueueUnavailable
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
 from zapline.store.keys import OrgKeys
@@ -50,7 +50,7 @@ async def cancel_quietly(message_id: str | None) -> None:
         return
     try:
         await qstash.cancel(message_id)
-    except QueueUnavailable as exc:
+    except (QueueUnavailable, QueueRejected) as exc:
         log.warning("cancel failed; the stale check will stop it", qstash_message_id=message_id, error=exc.message)
 
 
@@ -105,7 +105,10 @@ async def operator_reply(org_id: str, conversation_id: str, **message: Any) -> d
     record, answer = await queue_message(org_id, conversation_id, lane="realtime", restart_followups=True, **message)
     if answer.get("followup_epoch") is not None:
         await cancel_quietly(answer.get("cancel"))
-        await schedule_followup(org_id, conversation_id, int(answer["followup_epoch"]), 0)
+        try:
+            await schedule_followup(org_id, conversation_id, int(answer["followup_epoch"]), 0)
+        except QueueUnavailable as exc:  # the reply is queued; only its follow-ups are missing
+            log.warning("follow-ups not scheduled", org=org_id, conversation=conversation_id, error=exc.message)
     return record
 
 
@@ -115,15 +118,15 @@ async def operator_reply(org_id: str, conversation_id: str, **message: Any) -> d
 async def close_conversation(org_id: str, conversation_id: str) -> dict[str, Any]:
     result = await automation(org_id, "close", conversation_id=conversation_id, nps=True)
     await cancel_quietly(result.get("cancel"))
+    # a repeated close re-publishes a survey the first one stored but could not queue (deduplicated)
+    if result.get("nps") or result["conversation"].get("nps_state") == "scheduled":
+        await qstash.publish_json(
+            "/api/jobs/nps",
+            {"org_id": org_id, "conversation_id": conversation_id, "action": "send"},
+            delay_seconds=get_settings().nps_delay,
+            deduplication_id=f"nps-{conversation_id}",
+        )
     if result["outcome"] == "closed":
-        if result.get("nps"):
-            settings = get_settings()
-            await qstash.publish_json(
-                "/api/jobs/nps",
-                {"org_id": org_id, "conversation_id": conversation_id, "action": "send"},
-                delay_seconds=settings.nps_delay,
-                deduplication_id=f"nps-{conversation_id}",
-            )
         await publish_conversation(org_id, conversation_id, "closed")
     conversation: dict[str, Any] = result["conversation"]
     return conversation
@@ -143,13 +146,14 @@ async def send_nps_survey(org_id: str, conversation_id: str) -> str:
         message_id=f"msg_nps_{conversation_id}",
         author="nps",
     )
-    await automation(org_id, "nps_sent", conversation_id=conversation_id, message_id=message["id"])
+    # the expiry before "sent": a retry after a crash in between still finds the state "sending"
     await qstash.publish_json(
         "/api/jobs/nps",
         {"org_id": org_id, "conversation_id": conversation_id, "action": "expire"},
         delay_seconds=get_settings().nps_expiry,
         deduplication_id=f"nps-expire-{conversation_id}",
     )
+    await automation(org_id, "nps_sent", conversation_id=conversation_id, message_id=message["id"])
     await publish_conversation(org_id, conversation_id, "awaiting_nps")
     return "sent"
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import signal
 import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 __all__ = ["main"]
@@ -28,21 +26,11 @@ def _add_sandbox_options(parser: argparse.ArgumentParser, default_data_dir: str 
     parser.add_argument("--centrifugo-config", type=Path, help="Centrifugo v6 JSON config (namespaces)")
 
 
-def _wait_for_signal() -> None:
-    received: list[int] = []
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not received:
-        signal.pause()
-
-
 def _sandbox(args: argparse.Namespace) -> int:
     from zapline.sandbox.supervisor import SERVICES, Sandbox
+    from zapline.signals import Shutdown
 
+    shutdown = Shutdown()  # from now on, Ctrl-C or SIGTERM stops every child, even mid-start
     temp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="zapline-sandbox-")
     data_dir = Path(args.data_dir or temp.name)  # type: ignore[union-attr]
     ports = {name: getattr(args, f"{name}_port") for name in ("redis", *SERVICES)}
@@ -51,7 +39,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         settings = sandbox.start()
         print(json.dumps(settings), flush=True)
         print("sandbox: ready; Ctrl-C stops it", file=sys.stderr, flush=True)
-        _wait_for_signal()
+        shutdown.wait()
     finally:
         sandbox.stop()
         if temp is not None:

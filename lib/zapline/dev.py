@@ -18,6 +18,7 @@ from typing import Any
 from zapline.devserver import serve
 from zapline.sandbox.redis_server import free_port
 from zapline.sandbox.supervisor import Sandbox
+from zapline.signals import Shutdown
 
 __all__ = ["run_dev"]
 
@@ -102,6 +103,7 @@ def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> lis
 
 
 def run_dev(data_dir: Path, host: str, ports: dict[str, int], port: int, centrifugo_config: Path | None = None) -> int:
+    shutdown = Shutdown()  # a Ctrl-C while starting still stops every child
     sandbox = Sandbox(data_dir, host=host, ports=ports, centrifugo_config=centrifugo_config)
     try:
         settings = sandbox.start()
@@ -123,6 +125,9 @@ def run_dev(data_dir: Path, host: str, ports: dict[str, int], port: int, centrif
             for line in _status(settings, demo, sample):
                 print(line, file=sys.stderr, flush=True)
 
+        if shutdown.received:
+            return 0
+        shutdown.release()  # uvicorn takes over SIGINT/SIGTERM
         serve(host, app_port, ready)
     finally:
         sandbox.stop()

@@ -6,11 +6,15 @@ ZaplineError
 ├── PermanentError        489   retrying cannot help: QStash sends it straight to the DLQ
 │   ├── InvalidPayload          the body is not a valid event (``field`` says where)
 │   │   └── PayloadTooLarge
-│   └── UnknownInstance         no such instance, or the body's token does not match
-├── TransientError        503   a dependency is down: QStash retries later
+│   ├── UnknownInstance         no such instance, or the body's token does not match
+│   ├── QueueRejected           QStash refused a message (a 4xx: bad delay, size, token)
+│   ├── StoreRejected           a store script failed on this input (store/scripts.py)
+│   └── UazapiRejected          UAZAPI refused a send: invalid number, bad payload (uazapi/client.py)
+├── TransientError        503   a dependency is down: QStash retries later (after ``retry_after``)
 │   ├── StoreUnavailable        Upstash Redis
 │   ├── RealtimeUnavailable     Centrifugo
-│   └── QueueUnavailable        QStash
+│   ├── QueueUnavailable        QStash
+│   └── UazapiUnavailable       UAZAPI: 429, 5xx, timeouts (uazapi/client.py)
 └── ApiError                    operator API answers
     ├── BadRequest        400
     ├── Unauthorized      401
@@ -31,6 +35,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PermanentError",
+    "QueueRejected",
     "QueueUnavailable",
     "RealtimeUnavailable",
     "SignatureInvalid",
@@ -96,6 +101,10 @@ class PayloadTooLarge(InvalidPayload):
 
 class UnknownInstance(PermanentError):
     error_type = "unknown_instance"
+
+
+class QueueRejected(PermanentError):
+    error_type = "queue_rejected"
 
 
 class TransientError(ZaplineError):

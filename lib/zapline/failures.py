@@ -22,7 +22,7 @@ from zapline.http import Delivery, signed
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.store.clock import now_ms
-from zapline.store.keys import DEAD_LETTERS_KEPT, OrgKeys
+from zapline.store.keys import DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
 from zapline.store.outbound import outbound
 from zapline.store.scripts import run_redis
 
@@ -87,10 +87,14 @@ async def record_failure(delivery: Delivery) -> dict[str, Any]:
     if not org_id:
         return {"outcome": "unattributed", **entry}
     keys = OrgKeys(org_id)
-    pipe = redis_client().pipeline()
-    pipe.lpush(keys.dead_letters, json.dumps(entry, ensure_ascii=False))
-    pipe.ltrim(keys.dead_letters, 0, DEAD_LETTERS_KEPT - 1)
-    await run_redis(pipe.exec())
+    redis = redis_client()
+    # QStash may deliver this callback again (e.g. after a 503 below): record it once
+    seen = keys.dead_letter_seen(callback.dlqId or callback.sourceMessageId)
+    if await run_redis(redis.set(seen, "1", nx=True, ex=DEAD_LETTER_SEEN_TTL)):
+        pipe = redis.pipeline()
+        pipe.lpush(keys.dead_letters, json.dumps(entry, ensure_ascii=False))
+        pipe.ltrim(keys.dead_letters, 0, DEAD_LETTERS_KEPT - 1)
+        await run_redis(pipe.exec())
     if path == "/api/jobs/send" and source.get("message_id"):
         failed = await outbound(org_id, "failed", message_id=str(source["message_id"]), error=f"gave up: {reason}")
         await publish_update(org_id, failed["message"])

@@ -5,8 +5,8 @@
 3. one Lua round trip stores it, checking the instance and the body's token (unknown → 489);
 4. one Centrifugo broadcast shows it live (down → 503; QStash retries, storing is then a no-op).
 
-A duplicate (UAZAPI re-sent the webhook) is acknowledged without a second publication; a QStash
-retry (``Upstash-Retried`` > 0) re-publishes, and Centrifugo's idempotency key drops the copy.
+A duplicate (UAZAPI re-sent the webhook, or QStash retried after a 503) stores nothing and
+publishes again with the same idempotency key: Centrifugo drops the copy if the first got through.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ log = get_logger("zapline.inbound")
 async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
     ref = parse_instance_key(delivery.path_params["instance_key"])
     event = parse_event(delivery.body)
-    retry = delivery.retried > 0
+    retry = delivery.retried > 0  # receipts: the first attempt may have changed, but not shown, them
     if isinstance(event, MessagesEvent):
         message = normalize_message(event)
         said = message.vote if message.kind == "poll_vote" else message.text
@@ -50,9 +50,10 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
             nps_score=automation.nps_score(said) if inbound else None,
             opt_out=inbound and message.kind == "text" and automation.opt_out_keyword(said),
         )
-        if result.outcome != "duplicate" or retry:
-            await _publish_message(ref, message.wa_id, result)
         await automation.cancel_quietly(result.cancel)  # the lead wrote: the armed follow-up is stale
+        # a duplicate publishes again: if the first delivery stored it but could not publish, this
+        # shows it; if it did, Centrifugo's idempotency key drops the copy
+        await _publish_message(ref, message.wa_id, result)
         answer = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
         if result.nps_score is not None:
             answer["nps_score"] = result.nps_score
@@ -89,7 +90,8 @@ async def _publish_message(ref: InstanceRef, wa_id: str, result: IngestResult) -
     message, conversation = result.message, result.conversation
     if not message or not conversation:
         return
-    kind = "message.created" if result.outcome == "stored" else "message.updated"
+    created = result.outcome == "stored" or (result.outcome == "duplicate" and result.original == "created")
+    kind = "message.created" if created else "message.updated"
     channels = [realtime.inbox_channel(ref.org_id), realtime.conversation_channel(ref.org_id, conversation["id"])]
     data = {"type": kind, "conversation": conversation, "message": message}
     await realtime.broadcast(channels, data, idempotency_key=f"{ref.instance_id}:{wa_id}")

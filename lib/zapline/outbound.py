@@ -25,7 +25,7 @@ def new_message_id() -> str:
 async def publish_update(org_id: str, message: dict[str, Any], kind: str = "message.updated") -> None:
     """Show a change of an outbound message live (created, sent, failed)."""
     channels = [realtime.inbox_channel(org_id), realtime.conversation_channel(org_id, message["conversation_id"])]
-    key = f"{message['id']}:{kind}:{message.get('status')}"
+    key = f"{message['id']}:{kind}" + ("" if kind == "message.created" else f":{message.get('status')}")
     await realtime.broadcast(channels, {"type": kind, "message": message}, idempotency_key=key)
 
 
@@ -41,6 +41,7 @@ async def queue_message(
     message_id: str | None = None,
     author: str | None = None,
     restart_followups: bool = False,
+    guard_epoch: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Store a pending outbound message and queue its send; return (message, script answer)."""
     if kind not in KINDS or lane not in qstash.LANES:
@@ -50,12 +51,13 @@ async def queue_message(
     if kind not in ("text", "poll") and not (media and media.get("url")):
         raise BadRequest(f"a {kind} message needs media.url")
     message = {"id": message_id or new_message_id(), "kind": kind, "text": text, "media": media, "lane": lane,
-               "choices": choices, "author": author}  # fmt: skip
+               "choices": choices, "author": author, "guard_epoch": guard_epoch}  # fmt: skip
     answer = await outbound(
         org_id,
         "create",
         conversation_id=conversation_id,
         message={k: v for k, v in message.items() if v is not None},
+        preview=text[:160],
         restart_followups=restart_followups,
     )
     record: dict[str, Any] = answer["message"]
@@ -67,6 +69,7 @@ async def queue_message(
             flow_control=qstash.lane_flow_control(record.get("lane") or lane, record["instance_id"]),
             failure_callback="/api/failures/qstash",
         )
-    if answer["outcome"] == "created":
-        await publish_update(org_id, record, "message.created")
+    # also for a repeat: if the first attempt failed after storing, its publication never happened
+    # (Centrifugo drops the copy when it did)
+    await publish_update(org_id, record, "message.created")
     return record, answer

@@ -15,7 +15,7 @@ import httpx
 
 from zapline.clients import http_client
 from zapline.config import get_settings
-from zapline.errors import QueueUnavailable
+from zapline.errors import QueueRejected, QueueUnavailable
 
 __all__ = ["LANES", "FlowControl", "cancel", "destination", "lane_flow_control", "publish", "publish_json"]
 
@@ -72,8 +72,9 @@ async def publish(
 ) -> str:
     """Publish ``body`` for QStash to POST to ``APP_URL + path``; return QStash's message id.
 
-    Raises ``QueueUnavailable`` unless QStash accepted the message (a deduplicated publish is
-    accepted: the id of the original message comes back).
+    Raises ``QueueUnavailable`` (QStash unreachable, 5xx, 429) or ``QueueRejected`` (another 4xx)
+    unless QStash accepted the message (a deduplicated publish is accepted: the id of the original
+    message comes back).
     """
     settings = get_settings()
     headers = {"Authorization": f"Bearer {settings.qstash_token}", "Content-Type": content_type}
@@ -106,7 +107,7 @@ async def cancel(message_id: str) -> bool:
     url = f"{settings.qstash_url}/v2/messages/{message_id}"
     try:
         await _call("DELETE", url, headers={"Authorization": f"Bearer {settings.qstash_token}"})
-    except QueueUnavailable as exc:
+    except QueueRejected as exc:
         if exc.context.get("status") == 404:
             return False
         raise
@@ -118,9 +119,12 @@ async def _call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
         response = await http_client().request(method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise QueueUnavailable(f"QStash unreachable: {type(exc).__name__}") from None
-    if not 200 <= response.status_code < 300:
+    status = response.status_code
+    if not 200 <= status < 300:
         detail = response.text[:200].replace("\n", " ")
-        raise QueueUnavailable(f"QStash answered HTTP {response.status_code}: {detail}", status=response.status_code)
+        if 400 <= status < 500 and status not in (408, 429):  # our request is wrong: retrying cannot help
+            raise QueueRejected(f"QStash refused the request (HTTP {status}): {detail}", status=status)
+        raise QueueUnavailable(f"QStash answered HTTP {status}: {detail}", status=status)
     try:
         parsed = response.json() if response.content else {}
     except ValueError:

@@ -72,3 +72,22 @@ def test_sigterm_stops_every_child(tmp_path: Path) -> None:
     assert len(children) >= 2  # redis-server and at least one stand-in
     assert sandbox.stop() == 0
     assert _pids_alive(children) == []
+
+
+def test_sigterm_while_starting_still_stops_every_child(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.support import wait_until
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zapline", "sandbox", "--data-dir", str(tmp_path / "data")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    children = wait_until(lambda: children_file.exists() and children_file.read_text().split(), what="a child")
+    proc.send_signal(signal.SIGTERM)  # redis-server is up, the stand-ins are still starting
+    assert proc.wait(30) == 0
+    assert _pids_alive([int(p) for p in children]) == []

@@ -119,6 +119,20 @@ def test_receipts_with_string_or_native_types(stringly: bool) -> None:
     assert event.status == "read"
 
 
+def test_a_receipt_without_message_ids_is_ignored_not_refused() -> None:
+    event = parse_event(b'{"EventType": "messages_update", "state": "Read", "event": {"Chat": "x@s.whatsapp.net"}}')
+    assert isinstance(event, ReceiptEvent) and event.status is None
+
+
+def test_a_message_without_a_chat_is_refused() -> None:
+    payload = U.text("oi")
+    payload["message"]["chatid"] = ""
+    payload["chat"] = None
+    with pytest.raises(InvalidPayload) as info:
+        message(payload)
+    assert info.value.field == "message.chatid"
+
+
 def test_connection_and_unknown_events() -> None:
     event = parse_event(body(U.connection("disconnected")))
     assert isinstance(event, ConnectionEvent)
@@ -135,7 +149,7 @@ def test_connection_and_unknown_events() -> None:
         (b'{"token": "x"}', "EventType"),
         (b'{"EventType": "messages", "token": "x"}', "message"),
         (b'{"EventType": "messages", "message": {"messageid": ""}}', "message.messageid"),
-        (b'{"EventType": "messages_update", "event": {"MessageIDs": []}}', "event.MessageIDs"),
+        (b'{"EventType": "messages_update", "token": "x"}', "event"),
     ],
 )
 def test_malformed_payloads_name_the_field(raw: bytes, field: str | None) -> None:

@@ -38,6 +38,7 @@ async def followup(delivery: Delivery) -> dict[str, Any]:
         lane="automation",
         message_id=f"msg_fu_{job.conversation_id}_{job.epoch}_{job.step}",
         author="followup",
+        guard_epoch=job.epoch,  # not sent if the lead answers while it waits in its lane
     )
     await automation.schedule_followup(job.org_id, job.conversation_id, job.epoch, job.step + 1)
     return {"outcome": "sent", "step": job.step, "message_id": message["id"]}

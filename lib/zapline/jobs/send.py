@@ -1,22 +1,26 @@
 """jobs/send: deliver one outbound message through UAZAPI, exactly once as far as UAZAPI can tell.
 
-A message is claimed (pending → sending) before the call. If a previous attempt was cut off
-after claiming, UAZAPI is asked whether it already has a message with our ``track_id`` before
-sending again. Rejections (an invalid number, a refused payload) fail the message and go to
-the dead letters with UAZAPI's reason; 429 and 5xx answer 503 with UAZAPI's ``Retry-After``.
+A message is claimed (pending → sending, with a lease) before the call; a concurrent attempt
+waits for the lease (503 + Retry-After). If a previous attempt was cut off after claiming, UAZAPI
+is asked whether it already has a message with our ``track_id`` before sending again.
+Rejections (an invalid number, a refused payload) fail the message and go to the dead letters
+with UAZAPI's reason; 429 and 5xx answer 503 with UAZAPI's ``Retry-After``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from zapline.config import get_settings
+from zapline.errors import TransientError
 from zapline.http import Delivery
 from zapline.jobs.payloads import SendJob, parse_job
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
+from zapline.store.ingest import record_sent
 from zapline.store.outbound import outbound
 from zapline.uazapi import client
-from zapline.uazapi.client import Instance, SentMessage, UazapiRejected
+from zapline.uazapi.client import Instance, SentMessage, UazapiRejected, UazapiUnavailable
 
 __all__ = ["send"]
 
@@ -24,8 +28,12 @@ log = get_logger("zapline.jobs.send")
 
 
 def recipient(chat_jid: str) -> str:
-    """What UAZAPI's ``number`` takes: a group's JID as is, a person's phone digits."""
-    return chat_jid if chat_jid.endswith("@g.us") else chat_jid.split("@", 1)[0]
+    """What UAZAPI's ``number`` takes: a person's phone digits (device suffix dropped), a group's
+    or a LID's JID as is."""
+    user, _, server = chat_jid.partition("@")
+    if server in ("s.whatsapp.net", "c.us", ""):
+        return user.split(":", 1)[0]
+    return chat_jid
 
 
 async def _deliver(instance: Instance, number: str, message: dict[str, Any]) -> SentMessage:
@@ -40,33 +48,54 @@ async def _deliver(instance: Instance, number: str, message: dict[str, Any]) -> 
                                    caption=text, file_name=media.get("file_name"), track_id=track)  # fmt: skip
 
 
+async def _show(org_id: str, message: dict[str, Any]) -> None:
+    """Publish a status change; best effort where the job's own answer must not depend on it."""
+    try:
+        await publish_update(org_id, message)
+    except TransientError as exc:
+        log.warning("status not shown live", org=org_id, message_id=message["id"], error=exc.message)
+
+
 async def send(delivery: Delivery) -> dict[str, Any]:
     job = parse_job(SendJob, delivery.body)
-    claim = await outbound(job.org_id, "claim", message_id=job.message_id)
+    # the claim keeps other attempts off the message for longer than one UAZAPI call can take
+    lease_ms = int(get_settings().http_timeout * 1000) * 2 + 5000
+    claim = await outbound(job.org_id, "claim", message_id=job.message_id, lease_ms=lease_ms)
     message = claim["message"]
-    if claim["outcome"] == "done":
+    outcome = claim["outcome"]
+    if outcome == "busy":  # another attempt is sending it right now
+        raise TransientError("the message is being sent by another attempt",
+                             retry_after=max(1, claim["retry_after_ms"] // 1000 + 1))  # fmt: skip
+    if outcome == "done":
+        if message["status"] == "failed" and message.get("error") != "opted_out":
+            raise UazapiRejected(message.get("error") or "the send was rejected")  # to the dead letters
         return {"outcome": "already_" + message["status"], "message_id": message["id"]}
-    if claim["outcome"] == "opted_out":
-        await publish_update(job.org_id, message)
-        return {"outcome": "opted_out", "message_id": message["id"]}
+    if outcome in ("failed", "cancelled"):  # opted out, or a follow-up overtaken by events
+        await _show(job.org_id, message)
+        return {"outcome": outcome, "reason": message.get("error"), "message_id": message["id"]}
 
     instance = Instance(claim["base_url"], claim["token"], message["instance_id"])
     number = recipient(message["chat_jid"])
-    wa_id = None
-    if claim["was_sending"]:  # an earlier attempt claimed it: did it reach WhatsApp?
+    sent: SentMessage | None = None
+    if claim["was_sending"]:  # an earlier attempt claimed it and its lease ran out: did it reach WhatsApp?
         try:
-            wa_id = await client.find_tracked(instance, number, message["id"])
+            wa_id = await client.find_tracked(instance, message["chat_jid"], message["id"])
         except UazapiRejected:
             wa_id = None  # this UAZAPI cannot search: sending again is the lesser evil
-    if wa_id is None:
+        sent = SentMessage(wa_id, None, {}) if wa_id else None
+    if sent is None:
         try:
-            wa_id = (await _deliver(instance, number, message)).message_id
+            sent = await _deliver(instance, number, message)
         except UazapiRejected as exc:
             failed = await outbound(job.org_id, "failed", message_id=message["id"], error=exc.message)
-            await publish_update(job.org_id, failed["message"])
+            await _show(job.org_id, failed["message"])
             raise
-    sent = await outbound(job.org_id, "sent", message_id=message["id"], wa_id=wa_id)
-    await publish_update(job.org_id, sent["message"])
-    log.info("sent", org=job.org_id, message_id=message["id"], wa_id=wa_id, lane=message.get("lane"),
+        except UazapiUnavailable as exc:
+            if "status" in exc.context:  # UAZAPI answered (429, 5xx): nothing was sent
+                await outbound(job.org_id, "release", message_id=message["id"])
+            raise  # a timeout may have sent it: the claim's lease, then /message/find, decide
+    recorded = await record_sent(job.org_id, message["id"], sent.message_id, sent.timestamp)
+    await _show(job.org_id, recorded["message"])
+    log.info("sent", org=job.org_id, message_id=message["id"], wa_id=sent.message_id, lane=message.get("lane"),
              qstash_message_id=delivery.message_id)  # fmt: skip
-    return {"outcome": "sent", "message_id": message["id"], "wa_id": wa_id}
+    return {"outcome": "sent", "message_id": message["id"], "wa_id": sent.message_id}

@@ -1,7 +1,7 @@
 """Time as the store sees it: epoch milliseconds, and each organisation's local day for counters.
 
-The timezone is read once per organisation and warm function; the ingest script returns it with
-every answer, so a change reaches warm functions with the next message at no extra cost.
+The timezone is read once per organisation and warm function (the organisation's, copied onto each
+instance when it is registered); the ingest script returns the instance's copy with every answer.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from typing import Any
 
 from zapline.errors import UnknownInstance
 from zapline.store.clock import learn_timezone, now_ms, org_day
-from zapline.store.keys import DAILY_COUNTER_TTL, PENDING_RECEIPT_TTL
+from zapline.store.keys import DAILY_COUNTER_TTL, EARLY_EVENTS_TTL, OrgKeys
 from zapline.store.registry import InstanceRef
-from zapline.store.scripts import Script
+from zapline.store.scripts import Script, script_json
 from zapline.uazapi.normalize import WhatsAppMessage
 
 __all__ = ["IngestResult", "ingest_connection", "ingest_message", "ingest_receipts", "ingest_unknown"]
@@ -19,7 +19,8 @@ __all__ = ["IngestResult", "ingest_connection", "ingest_message", "ingest_receip
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # stored | duplicate | echo | updated | receipts | connection | ignored
+    outcome: str  # stored | duplicate | echo | updated | parked | receipts | connection | ignored
+    original: str | None = None  # duplicate: what the first delivery published (created | updated)
     message: dict[str, Any] | None = None
     conversation: dict[str, Any] | None = None
     changed: list[dict[str, Any]] = field(default_factory=list)  # receipts: status moved forward
@@ -41,10 +42,10 @@ async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) 
         "now": now,
         "day": await org_day(ref.org_id, day_ms or now),
         "day_ttl": DAILY_COUNTER_TTL,
-        "rcpt_ttl": PENDING_RECEIPT_TTL,
+        "early_ttl": EARLY_EVENTS_TTL,
         **args,
     }
-    raw = await Script.load("ingest").run([ref.keys.org], [op, json.dumps(payload, separators=(",", ":"))])
+    raw = await Script.load("ingest").run([ref.keys.org], [op, script_json(payload)])
     result: dict[str, Any] = json.loads(raw)
     error = result.get("error")
     if error:
@@ -74,6 +75,7 @@ async def ingest_message(
     )
     return IngestResult(
         outcome=result["outcome"],
+        original=result.get("original"),
         message=result.get("message"),
         conversation=result.get("conversation"),
         new_lead=bool(result.get("new_lead")),
@@ -103,3 +105,12 @@ async def ingest_connection(ref: InstanceRef, token: str, status: str, reason: s
 async def ingest_unknown(ref: InstanceRef, token: str, event_type: str) -> IngestResult:
     await _run(ref, token, "unknown", 0, event_type=event_type[:64])
     return IngestResult(outcome="ignored")
+
+
+async def record_sent(org_id: str, message_id: str, wa_id: str | None, timestamp: int | None) -> dict[str, Any]:
+    """UAZAPI accepted our send: the message gets WhatsApp's id and time (``sent`` in ingest.lua)."""
+    payload = {"message_id": message_id, "wa_id": wa_id, "timestamp": timestamp, "now": now_ms(),
+               "early_ttl": EARLY_EVENTS_TTL}  # fmt: skip
+    raw = await Script.load("ingest").run([OrgKeys(org_id).org], ["sent", script_json(_drop_none(payload))])
+    result: dict[str, Any] = json.loads(raw)
+    return result

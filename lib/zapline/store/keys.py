@@ -7,9 +7,11 @@ prefix with the same names as below (see ``lua/ingest.lua``).
 
 Retention is explicit:
 
-- ``rcpt:*`` (a receipt that arrived before its message): 7 days, then the message is unlikely to come.
+- ``early:*`` (receipts, edits, reactions that arrived before their message): 7 days, then the message
+  is unlikely to come.
 - ``day:*`` (daily counters): 400 days, enough for year-on-year reports.
-- ``dead`` (dead letters seen by the failures function): the newest ``DEAD_LETTERS_KEPT``.
+- ``dead`` (dead letters seen by the failures function): the newest ``DEAD_LETTERS_KEPT``;
+  ``dead-seen:*`` (which callbacks were recorded): 30 days, longer than QStash keeps a dead letter.
 - everything else lives until the retention job or an operator removes it.
 """
 
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 __all__ = ["OrgKeys", "all_orgs"]
 
-PENDING_RECEIPT_TTL = 7 * 24 * 3600
+EARLY_EVENTS_TTL = 7 * 24 * 3600
 DEAD_LETTERS_KEPT = 1000
+DEAD_LETTER_SEEN_TTL = 30 * 24 * 3600
 DAILY_COUNTER_TTL = 400 * 24 * 3600
 
 
@@ -89,9 +92,10 @@ class OrgKeys:
         """String: WhatsApp message id → our message id. Deduplication and receipt lookup."""
         return f"{self.prefix}wa:{instance_id}:{wa_id}"
 
-    def pending_receipt(self, instance_id: str, wa_id: str) -> str:
-        """String: the best status seen for a message not stored yet (TTL ``PENDING_RECEIPT_TTL``)."""
-        return f"{self.prefix}rcpt:{instance_id}:{wa_id}"
+    def early_events(self, instance_id: str, wa_id: str) -> str:
+        """List: JSON receipts, edits, reactions and deletions for a message not stored yet, applied
+        when it arrives (TTL ``EARLY_EVENTS_TTL``)."""
+        return f"{self.prefix}early:{instance_id}:{wa_id}"
 
     def daily(self, day: str) -> str:
         """Hash: counters for one local day (inbound, outbound, new_leads, …), TTL ``DAILY_COUNTER_TTL``."""
@@ -101,6 +105,10 @@ class OrgKeys:
     def dead_letters(self) -> str:
         """List, newest first: JSON records of QStash failure callbacks (capped at ``DEAD_LETTERS_KEPT``)."""
         return f"{self.prefix}dead"
+
+    def dead_letter_seen(self, dlq_id: str) -> str:
+        """String: set once the failures function recorded this dead letter (TTL ``DEAD_LETTER_SEEN_TTL``)."""
+        return f"{self.prefix}dead-seen:{dlq_id}"
 
     @property
     def unknown_events(self) -> str:

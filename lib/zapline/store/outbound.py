@@ -8,14 +8,14 @@ from typing import Any
 from zapline.errors import Conflict, NotFound
 from zapline.store.clock import now_ms, org_day
 from zapline.store.keys import DAILY_COUNTER_TTL, OrgKeys
-from zapline.store.scripts import Script
+from zapline.store.scripts import Script, script_json
 
 __all__ = ["automation", "outbound"]
 
 
 async def _script(name: str, org_id: str, op: str, **args: Any) -> dict[str, Any]:
     payload = {"now": now_ms(), "day": await org_day(org_id), "day_ttl": DAILY_COUNTER_TTL, **args}
-    raw = await Script.load(name).run([OrgKeys(org_id).org], [op, json.dumps(payload, separators=(",", ":"))])
+    raw = await Script.load(name).run([OrgKeys(org_id).org], [op, script_json(payload)])
     result: dict[str, Any] = json.loads(raw)
     error = result.get("error")
     if error == "opted_out":
@@ -27,7 +27,7 @@ async def _script(name: str, org_id: str, op: str, **args: Any) -> dict[str, Any
 
 
 async def outbound(org_id: str, op: str, **args: Any) -> dict[str, Any]:
-    """create | claim | sent | failed (see lua/outbound.lua)."""
+    """create | claim | release | failed (see lua/outbound.lua); ``sent`` is ``store.ingest.record_sent``."""
     return await _script("outbound", org_id, op, **args)
 
 

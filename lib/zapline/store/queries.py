@@ -11,7 +11,7 @@ from zapline.clients import redis_client
 from zapline.errors import BadRequest, NotFound
 from zapline.store.keys import OrgKeys
 from zapline.store.records import Conversation, Lead, Message, Page
-from zapline.store.scripts import Script, run_redis
+from zapline.store.scripts import Script, run_redis, script_json
 from zapline.uazapi.phones import e164
 
 __all__ = [
@@ -43,7 +43,7 @@ async def _page(org_id: str, op: str, limit: int, cursor: str | None, **args: An
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200")
     payload = {"limit": limit, **_decode_cursor(cursor), **args}
-    raw = await Script.load("page").run([OrgKeys(org_id).org], [op, json.dumps(payload)])
+    raw = await Script.load("page").run([OrgKeys(org_id).org], [op, script_json(payload)])
     result: dict[str, Any] = json.loads(raw)
     return result
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,9 +16,26 @@ from upstash_redis.errors import UpstashError
 
 from zapline.clients import redis_client
 from zapline.config import get_settings
-from zapline.errors import StoreUnavailable
+from zapline.errors import PermanentError, StoreUnavailable
 
-__all__ = ["Script", "run_redis"]
+__all__ = ["Script", "StoreRejected", "run_redis", "script_json"]
+
+
+class StoreRejected(PermanentError):
+    """A script failed on this input: retrying the same delivery would fail the same way."""
+
+    error_type = "store_rejected"
+
+
+def script_json(payload: Any) -> str:
+    """A script's JSON argument. Lone surrogates (valid in a JSON string, not in UTF-8) become
+    U+FFFD, which Redis's cjson would otherwise refuse."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,8 @@ async def run_redis(call: Any) -> Any:
         async with asyncio.timeout(get_settings().http_timeout):
             return await call
     except UpstashError as exc:
+        if "Error running script" in str(exc) or "user_script" in str(exc):
+            raise StoreRejected(f"the store could not apply this input: {exc}") from None
         raise StoreUnavailable(f"Upstash Redis refused the command: {exc}") from None
     except (TimeoutError, httpx.HTTPError, ValueError, OSError) as exc:
         raise StoreUnavailable(f"Upstash Redis unavailable: {type(exc).__name__}") from None

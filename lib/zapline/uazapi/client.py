@@ -39,7 +39,7 @@ class Instance:
 
 @dataclass(frozen=True)
 class SentMessage:
-    message_id: str  # WhatsApp's id: echoes and receipts refer to it
+    message_id: str | None  # WhatsApp's id (echoes and receipts refer to it); None if UAZAPI gave none
     timestamp: int | None
     raw: dict[str, Any]
 
@@ -72,7 +72,7 @@ async def _call(instance: Instance, method: str, path: str, payload: dict[str, A
         body = {}
     detail = body.get("error") or body.get("message") if isinstance(body, dict) else None
     status = response.status_code
-    if status == 429 or status >= 500:
+    if status in (408, 425, 429) or status >= 500:
         raise UazapiUnavailable(
             f"UAZAPI {path} answered {status}: {detail or 'no detail'}",
             retry_after=_retry_after(response.headers.get("retry-after")),
@@ -86,9 +86,11 @@ async def _call(instance: Instance, method: str, path: str, payload: dict[str, A
 
 
 def _sent(body: Any) -> SentMessage:
-    if not isinstance(body, dict) or not (body.get("messageid") or body.get("id")):
-        raise UazapiUnavailable("UAZAPI answered a send without a message id")
-    message_id = str(body.get("messageid") or str(body["id"]).split(":")[-1])
+    """A 2xx means UAZAPI took the message; without an id in it, the echo (matched by our
+    ``track_id``) supplies the id later. Treating it as a failure would send it again."""
+    body = body if isinstance(body, dict) else {}
+    raw_id = body.get("messageid") or (str(body["id"]).split(":")[-1] if body.get("id") else None)
+    message_id = str(raw_id) if raw_id else None
     timestamp = body.get("messageTimestamp")
     return SentMessage(message_id, int(timestamp) if isinstance(timestamp, int | float) else None, body)
 

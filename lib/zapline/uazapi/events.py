@@ -125,7 +125,7 @@ class MessagesEvent(Envelope):
 
 
 class Receipt(_Model):
-    message_ids: Annotated[list[str], BeforeValidator(_id_list)] = Field(alias="MessageIDs", min_length=1)
+    message_ids: Annotated[list[str], BeforeValidator(_id_list)] = Field(default_factory=list, alias="MessageIDs")
     chat: str = Field("", alias="Chat")
     sender: str = Field("", alias="Sender")
     is_from_me: Bool = Field(False, alias="IsFromMe")
@@ -142,6 +142,8 @@ class ReceiptEvent(Envelope):
     @property
     def status(self) -> str | None:
         """The delivery status this receipt reports: delivered, read or played (None: ignore)."""
+        if not self.event.message_ids:  # an update about something other than messages we know
+            return None
         for candidate in (self.state, self.event.type, self.type):
             status = _RECEIPT_STATUS.get(candidate.strip().lower())
             if status:

@@ -12,6 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from zapline.errors import InvalidPayload
 from zapline.uazapi.events import MessageInfo, MessagesEvent
 from zapline.uazapi.phones import e164, is_group_jid
 
@@ -118,7 +119,8 @@ def _kind(message: MessageInfo) -> str:
 
 def _media(message: MessageInfo, kind: str) -> dict[str, Any] | None:
     if kind == "poll":
-        return {"options": [o for o in message.convert_options.split("|") if o]}
+        options = [o for o in message.convert_options.split("|") if o]
+        return {"options": options} if options else None  # Lua's cjson would store [] as {}
     if kind not in ("image", "audio", "video", "document", "sticker", "location", "contact"):
         return None
     content = message.content if isinstance(message.content, dict) else {}
@@ -153,6 +155,9 @@ def _content_key_id(message: MessageInfo) -> str | None:
 def normalize_message(event: MessagesEvent) -> WhatsAppMessage:
     message, chat = event.message, event.chat
     chat_jid = message.chatid or (chat.wa_chatid if chat else "")
+    if "@" not in chat_jid:  # without it, different contacts would share one lead and conversation
+        raise InvalidPayload("messages event: neither message.chatid nor chat.wa_chatid is a chat JID",
+                             field="message.chatid")  # fmt: skip
     is_group = message.is_group or is_group_jid(chat_jid) or bool(chat and chat.wa_is_group)
     kind = _kind(message)
     phone = lid = contact_name = None

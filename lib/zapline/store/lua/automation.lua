@@ -81,21 +81,26 @@ end
 
 if op == 'nps_claim' then
   local state = conv.nps_state or ''
-  if (state ~= 'scheduled' and state ~= 'sending') or conv.status ~= 'closed' then
+  if state == 'sending' and conv.status == 'awaiting_nps' then
+    return cjson.encode({outcome = 'send', conversation = conv})  -- a retry: finish the same survey
+  end
+  if state ~= 'scheduled' or conv.status ~= 'closed' then
     return cjson.encode({outcome = 'skip', state = state})
   end
-  if opted_out(conv.lead_id) then
+  -- the lead wrote again since the close: they are in a new conversation, not answering a survey
+  local current = redis.call('HGET', P .. 'chats', conv.instance_id .. '|' .. conv.chat_jid)
+  if opted_out(conv.lead_id) or current ~= a.conversation_id then
     redis.call('HSET', conv_key, 'nps_state', 'skipped')
-    return cjson.encode({outcome = 'skip', state = 'opted_out'})
+    return cjson.encode({outcome = 'skip', state = opted_out(conv.lead_id) and 'opted_out' or 'moved_on'})
   end
-  redis.call('HSET', conv_key, 'nps_state', 'sending')
+  -- awaiting from now: an answer that beats the poll's own send still lands here
+  redis.call('HSET', conv_key, 'nps_state', 'sending', 'status', 'awaiting_nps')
   return cjson.encode({outcome = 'send', conversation = conv})
 end
 
 if op == 'nps_sent' then
   if conv.nps_state == 'sending' then
-    redis.call('HSET', conv_key, 'nps_state', 'sent', 'status', 'awaiting_nps', 'nps_sent_at', a.now,
-               'nps_message_id', a.message_id)
+    redis.call('HSET', conv_key, 'nps_state', 'sent', 'nps_sent_at', a.now, 'nps_message_id', a.message_id)
     count('nps_sent')
   end
   return cjson.encode({outcome = 'awaiting'})

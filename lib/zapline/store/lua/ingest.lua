@@ -1,25 +1,28 @@
 -- Store one UAZAPI event atomically, in one round trip.
 -- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
--- ops: message | receipts | connection | unknown. Returns a JSON string.
+-- ops: message | receipts | connection | unknown (webhooks), and sent (UAZAPI's answer to our send).
+-- Returns a JSON string.
 local P = string.sub(KEYS[1], 1, -4)
 local op = ARGV[1]
 local a = cjson.decode(ARGV[2])
-local RANK = {pending = 0, failed = 0, sent = 1, received = 1, delivered = 2, read = 3, played = 4}
+local RANK = {pending = 0, sending = 0, failed = 0, sent = 1, received = 1, delivered = 2, read = 3, played = 4}
 
 local function reply(t)
   t.timezone = a.timezone_out
   return cjson.encode(t)
 end
 
--- The instance must exist, the key's secret must match and so must the body's token.
-local inst = redis.call('HMGET', P .. 'instance:' .. a.instance_id, 'key_hash', 'token', 'timezone')
-if not inst[1] or inst[1] ~= a.key_hash then
-  return cjson.encode({error = 'unknown_instance'})
+-- A webhook's instance must exist, the key's secret must match and so must the body's token.
+if op ~= 'sent' then
+  local inst = redis.call('HMGET', P .. 'instance:' .. a.instance_id, 'key_hash', 'token', 'timezone')
+  if not inst[1] or inst[1] ~= a.key_hash then
+    return cjson.encode({error = 'unknown_instance'})
+  end
+  if inst[2] ~= a.token then
+    return cjson.encode({error = 'token_mismatch'})
+  end
+  a.timezone_out = inst[3] or 'UTC'
 end
-if inst[2] ~= a.token then
-  return cjson.encode({error = 'token_mismatch'})
-end
-a.timezone_out = inst[3] or 'UTC'
 
 local function count(field, n)
   local key = P .. 'day:' .. a.day
@@ -44,17 +47,70 @@ local function save(rec)
   redis.call('SET', P .. 'msg:' .. rec.id, cjson.encode(rec))
 end
 
+-- At most n bytes of s, never splitting a UTF-8 character.
+local function cut(s, n)
+  if #s <= n then return s end
+  local b = string.byte(s, n + 1)
+  while n > 0 and b and b >= 0x80 and b < 0xC0 do
+    n = n - 1
+    b = string.byte(s, n + 1)
+  end
+  return string.sub(s, 1, n)
+end
+
 local function preview(m)
-  if m.text and m.text ~= '' then return string.sub(m.text, 1, 160) end
+  if m.text and m.text ~= '' then return cut(m.text, 160) end
   return '[' .. m.kind .. ']'
+end
+
+local function wa_key(wa_id) return P .. 'wa:' .. a.instance_id .. ':' .. wa_id end
+local function early_key(wa_id) return P .. 'early:' .. a.instance_id .. ':' .. wa_id end
+
+-- An edit, reaction or deletion applied to the message it targets.
+local function apply_op(rec, e)
+  if e.op == 'edit' then
+    rec.edits = rec.edits or {}
+    table.insert(rec.edits, {text = rec.text, replaced_at = e.timestamp})
+    rec.text = e.text
+    rec.edited_at = e.timestamp
+  elseif e.op == 'reaction' then
+    rec.reactions = rec.reactions or {}
+    if e.text == '' then rec.reactions[e.who] = nil else rec.reactions[e.who] = e.text end
+    if next(rec.reactions) == nil then rec.reactions = nil end
+  else
+    rec.deleted = true
+    rec.deleted_at = e.timestamp
+  end
+end
+
+-- Receipts, edits, reactions and deletions that arrived before this message.
+local function apply_early(rec, wa_id)
+  local key = early_key(wa_id)
+  local items = redis.call('LRANGE', key, 0, -1)
+  if #items == 0 then return end
+  redis.call('DEL', key)
+  for _, raw in ipairs(items) do
+    local e = cjson.decode(raw)
+    if e.status then
+      if (RANK[e.status] or 0) > (RANK[rec.status] or 0) then rec.status = e.status end
+    else
+      apply_op(rec, e)
+      redis.call('SET', wa_key(e.wa_id), rec.id)
+    end
+  end
+end
+
+local function park(wa_id, entry)
+  local key = early_key(wa_id)
+  redis.call('RPUSH', key, cjson.encode(entry))
+  redis.call('EXPIRE', key, a.early_ttl)
 end
 
 if op == 'receipts' then
   -- changed: messages this receipt moved forward; current: every message it names that we have
-  -- (a retried delivery re-publishes those, since the first attempt already changed them).
   local changed, current, pending, convs = {}, {}, 0, {}
   for _, wa_id in ipairs(a.ids) do
-    local msg_id = redis.call('GET', P .. 'wa:' .. a.instance_id .. ':' .. wa_id)
+    local msg_id = redis.call('GET', wa_key(wa_id))
     local rec = msg_id and load(msg_id)
     if rec then
       local moved = RANK[a.status] > (RANK[rec.status] or 0)
@@ -69,17 +125,44 @@ if op == 'receipts' then
       table.insert(current, entry)
       if moved then table.insert(changed, entry) end
     else
-      local key = P .. 'rcpt:' .. a.instance_id .. ':' .. wa_id
-      local seen = redis.call('GET', key)
-      if not seen or RANK[a.status] > (RANK[seen] or 0) then
-        redis.call('SET', key, a.status, 'EX', a.rcpt_ttl)
-      end
+      park(wa_id, {status = a.status})
       pending = pending + 1
     end
   end
   -- a read receipt on the lead's message means we read it (on the phone): nothing is unread
   for conv_id, _ in pairs(convs) do redis.call('HSET', P .. 'conv:' .. conv_id, 'unread', 0) end
   return reply({outcome = 'receipts', changed = changed, current = current, pending = pending})
+end
+
+if op == 'sent' then
+  -- UAZAPI accepted our send (jobs/send): the message gets WhatsApp's id and time.
+  local rec = load(a.message_id)
+  if not rec then return cjson.encode({error = 'no_message'}) end
+  a.instance_id = rec.instance_id
+  if (RANK[rec.status] or 0) < RANK.sent then rec.status = 'sent' end
+  rec.sent_at, rec.error = a.now, nil
+  if a.wa_id then
+    local other = redis.call('GET', wa_key(a.wa_id))
+    if other and other ~= rec.id and other ~= 'early' then
+      -- its echo came first and, without our track_id, was stored as a message of its own
+      local echo = load(other)
+      redis.call('DEL', P .. 'msg:' .. other)
+      if echo then
+        redis.call('ZREM', P .. 'conv:' .. echo.conversation_id .. ':msgs', other)
+        redis.call('HINCRBY', P .. 'conv:' .. echo.conversation_id, 'message_count', -1)
+        if (RANK[echo.status] or 0) > (RANK[rec.status] or 0) then rec.status = echo.status end
+      end
+    end
+    redis.call('SET', wa_key(a.wa_id), rec.id)
+    rec.wa_id = a.wa_id
+    apply_early(rec, a.wa_id)
+  end
+  if a.timestamp then
+    rec.timestamp = a.timestamp  -- WhatsApp's time, not the time it was queued
+    redis.call('ZADD', P .. 'conv:' .. rec.conversation_id .. ':msgs', a.timestamp, rec.id)
+  end
+  save(rec)
+  return cjson.encode({outcome = 'sent', message = rec})
 end
 
 if op == 'connection' then
@@ -95,11 +178,14 @@ end
 
 -- op == 'message'
 local m = a.message
-local alias = P .. 'wa:' .. a.instance_id .. ':' .. m.wa_id
+local alias = wa_key(m.wa_id)
 local existing = redis.call('GET', alias)
 if existing then
   local rec = load(existing)
-  return reply({outcome = 'duplicate', message = rec, conversation = rec and conv_summary(rec.conversation_id)})
+  -- what the first delivery published: the message itself, or a change to another one
+  local original = rec and rec.wa_id == m.wa_id and rec.track_id ~= rec.id and 'created' or 'updated'
+  return reply({outcome = 'duplicate', original = original, message = rec,
+                conversation = rec and conv_summary(rec.conversation_id)})
 end
 
 -- The echo of our own API send carries our message id as track_id: link it, store nothing new.
@@ -109,34 +195,29 @@ if m.from_me and m.track_id then
     redis.call('SET', alias, own.id)
     own.wa_id = m.wa_id
     if (RANK[own.status] or 0) < RANK.sent then own.status = 'sent' end
+    own.timestamp = m.timestamp  -- WhatsApp's time, not the time it was queued
+    redis.call('ZADD', P .. 'conv:' .. own.conversation_id .. ':msgs', m.timestamp, own.id)
+    apply_early(own, m.wa_id)
     save(own)
     return reply({outcome = 'echo', message = own, conversation = conv_summary(own.conversation_id)})
   end
 end
 
--- Edits, reactions and deletions change the message they target, when we have it.
+-- Edits, reactions and deletions change the message they target; one that comes first waits.
 if m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke') then
-  local target_id = redis.call('GET', P .. 'wa:' .. a.instance_id .. ':' .. m.target)
+  local e = {op = m.kind, text = m.text, timestamp = m.timestamp, wa_id = m.wa_id,
+             who = m.from_me and 'me' or (m.sender_phone or m.phone or 'lead')}
+  local target_id = redis.call('GET', wa_key(m.target))
   local rec = target_id and load(target_id)
-  if rec then
-    if m.kind == 'edit' then
-      rec.edits = rec.edits or {}
-      table.insert(rec.edits, {text = rec.text, replaced_at = m.timestamp})
-      rec.text = m.text
-      rec.edited_at = m.timestamp
-    elseif m.kind == 'reaction' then
-      rec.reactions = rec.reactions or {}
-      local who = m.from_me and 'me' or (m.sender_phone or m.phone or 'lead')
-      if m.text == '' then rec.reactions[who] = nil else rec.reactions[who] = m.text end
-      if next(rec.reactions) == nil then rec.reactions = nil end
-    else
-      rec.deleted = true
-      rec.deleted_at = m.timestamp
-    end
-    save(rec)
-    redis.call('SET', alias, rec.id)
-    return reply({outcome = 'updated', message = rec, conversation = conv_summary(rec.conversation_id)})
+  if not rec then
+    park(m.target, e)
+    redis.call('SET', alias, 'early', 'EX', a.early_ttl)
+    return reply({outcome = 'parked'})
   end
+  apply_op(rec, e)
+  save(rec)
+  redis.call('SET', alias, rec.id)
+  return reply({outcome = 'updated', message = rec, conversation = conv_summary(rec.conversation_id)})
 end
 
 -- The lead: one per phone (or per LID when WhatsApp hides the phone); groups have none.
@@ -166,18 +247,24 @@ if not m.is_group then
 end
 
 -- The conversation: the chat's current one, or a new one when there is none or the lead writes
--- again after it was closed.
+-- again after it was closed. A vote on an NPS survey goes to the conversation that asked.
 local chat_field = a.instance_id .. '|' .. m.chat_jid
 local conv_id = redis.call('HGET', P .. 'chats', chat_field)
+if m.nps_score ~= nil and m.target and not m.from_me then
+  local survey_id = redis.call('GET', wa_key(m.target))
+  local survey = survey_id and load(survey_id)
+  if survey and survey.author == 'nps' then conv_id = survey.conversation_id end
+end
 local fields = {}
 local c = {}
 local nps_answer = false
 if conv_id then
   local v = redis.call('HMGET', P .. 'conv:' .. conv_id, 'status', 'last_message_at', 'unread', 'message_count',
-                       'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id')
+                       'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id',
+                       'lead_lid')
   c = {status = v[1], last = tonumber(v[2]) or 0, unread = tonumber(v[3]) or 0, count = tonumber(v[4]) or 0,
        title = v[5], last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0,
-       epoch = tonumber(v[8]) or 0, followup = v[9]}
+       epoch = tonumber(v[8]) or 0, followup = v[9], lead_lid = v[10]}
   -- the lead's answer to an NPS survey belongs to the closed conversation that asked
   nps_answer = c.status == 'awaiting_nps' and m.nps_score ~= nil and not m.from_me
   if c.status ~= 'open' and not m.from_me and not nps_answer then conv_id = nil end
@@ -185,7 +272,8 @@ end
 local new_conv = false
 if not conv_id then
   conv_id, new_conv = a.new_conv_id, true
-  c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0}
+  c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0,
+       lead_lid = new_lead and m.lid or nil}
   redis.call('HSET', P .. 'chats', chat_field, conv_id)
   if lead_id then redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id) end
   for k, v in pairs({id = conv_id, lead_id = lead_id or '', instance_id = a.instance_id, chat_jid = m.chat_jid,
@@ -196,6 +284,13 @@ if not conv_id then
   count('new_conversations')
 end
 local function put(k, v) table.insert(fields, k); table.insert(fields, v) end
+
+-- A lead first known by phone learns its LID (and the other way round), once per conversation.
+if lead_id and m.lid and c.lead_lid ~= m.lid then
+  redis.call('HSETNX', P .. 'leads:phone', 'lid:' .. m.lid, lead_id)
+  if not new_lead then redis.call('HSET', P .. 'lead:' .. lead_id, 'lid', m.lid) end
+  put('lead_lid', m.lid)
+end
 
 -- Any word from the lead makes pending follow-ups stale (a new epoch), and cancels the armed one.
 local cancel = nil
@@ -214,18 +309,16 @@ if m.opt_out and lead_id then
   count('opt_outs')
 end
 
--- The message itself, with any receipt that came before it.
+-- The message itself, with whatever arrived before it.
 local direction = m.from_me and 'out' or 'in'
-local status = m.from_me and 'sent' or 'received'
-local early = redis.call('GETDEL', P .. 'rcpt:' .. a.instance_id .. ':' .. m.wa_id)
-if early and (RANK[early] or 0) > RANK[status] then status = early end
 local rec = {
   id = a.new_message_id, conversation_id = conv_id, lead_id = lead_id, instance_id = a.instance_id,
   wa_id = m.wa_id, direction = direction, kind = m.kind, text = m.text, timestamp = m.timestamp,
-  status = status, sent_by_api = m.sent_by_api, media = m.media, quoted = m.quoted, target = m.target,
-  vote = m.vote, option_id = m.option_id, sender_phone = m.sender_phone, sender_name = m.sender_name,
-  track_id = m.track_id, created_at = a.now,
+  status = m.from_me and 'sent' or 'received', sent_by_api = m.sent_by_api, media = m.media, quoted = m.quoted,
+  target = m.target, vote = m.vote, option_id = m.option_id, sender_phone = m.sender_phone,
+  sender_name = m.sender_name, track_id = m.track_id, created_at = a.now,
 }
+apply_early(rec, m.wa_id)
 save(rec)
 redis.call('SET', alias, rec.id)
 redis.call('ZADD', P .. 'conv:' .. conv_id .. ':msgs', m.timestamp, rec.id)
@@ -238,7 +331,7 @@ if title and title ~= c.title then
 end
 put('message_count', c.count + 1)
 if m.timestamp >= c.last then
-  put('last_message_at', m.timestamp); put('preview', preview(m)); put('last_direction', direction)
+  put('last_message_at', m.timestamp); put('preview', preview(rec)); put('last_direction', direction)
 end
 if m.from_me then
   if m.timestamp > c.last_out then put('last_outbound_at', m.timestamp) end

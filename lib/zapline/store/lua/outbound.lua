@@ -1,9 +1,10 @@
--- Outbound messages: create (pending) → claim (sending, by jobs/send) → sent | failed.
+-- Outbound messages: create (pending) → claim (sending, by jobs/send) → sent (ingest.lua) | failed.
 -- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
 local P = string.sub(KEYS[1], 1, -4)
 local op = ARGV[1]
 local a = cjson.decode(ARGV[2])
-local RANK = {pending = 0, sending = 0, failed = 0, sent = 1, received = 1, delivered = 2, read = 3, played = 4}
+local RANK = {pending = 0, sending = 0, failed = 0, cancelled = 0, sent = 1, received = 1, delivered = 2,
+              read = 3, played = 4}
 
 local function load(msg_id)
   local raw = redis.call('GET', P .. 'msg:' .. msg_id)
@@ -30,10 +31,11 @@ if op == 'create' then
   local rec = {id = m.id, conversation_id = a.conversation_id, lead_id = c[2] ~= '' and c[2] or nil,
                instance_id = c[3], chat_jid = c[4], direction = 'out', kind = m.kind, text = m.text or '',
                media = m.media, choices = m.choices, lane = m.lane, timestamp = a.now, status = 'pending',
-               sent_by_api = true, track_id = m.id, created_at = a.now, author = m.author}
+               sent_by_api = true, track_id = m.id, created_at = a.now, author = m.author,
+               guard_epoch = m.guard_epoch}
   save(rec)
   redis.call('ZADD', conv_key .. ':msgs', a.now, rec.id)
-  local preview = rec.text ~= '' and string.sub(rec.text, 1, 160) or ('[' .. rec.kind .. ']')
+  local preview = rec.text ~= '' and a.preview or ('[' .. rec.kind .. ']')
   local fields = {'message_count', (tonumber(c[5]) or 0) + 1, 'last_outbound_at', a.now}
   if m.lane == 'realtime' then table.insert(fields, 'unread'); table.insert(fields, 0) end  -- an operator answered
   if a.now >= (tonumber(c[6]) or 0) then
@@ -62,31 +64,40 @@ if op == 'claim' then
   if rec.status ~= 'pending' and rec.status ~= 'sending' then
     return cjson.encode({outcome = 'done', message = rec})
   end
-  if opted_out(rec.lead_id) then
-    rec.status, rec.error = 'failed', 'opted_out'
+  -- another attempt holds the message: wait for it rather than risk sending twice
+  if rec.status == 'sending' and (rec.lease_until or 0) > a.now then
+    return cjson.encode({outcome = 'busy', retry_after_ms = rec.lease_until - a.now, message = rec})
+  end
+  local function finish(status, error)
+    rec.status, rec.error = status, error
     save(rec)
-    return cjson.encode({outcome = 'opted_out', message = rec})
+    return cjson.encode({outcome = status, message = rec})
+  end
+  if opted_out(rec.lead_id) then return finish('failed', 'opted_out') end
+  if rec.guard_epoch then
+    -- a follow-up: only while nothing happened since its step fired
+    local conv = redis.call('HMGET', P .. 'conv:' .. rec.conversation_id, 'followup_epoch', 'status')
+    if (tonumber(conv[1]) or 0) ~= rec.guard_epoch or conv[2] ~= 'open' then
+      return finish('cancelled', 'the conversation moved on before the follow-up was sent')
+    end
   end
   local was_sending = rec.status == 'sending'
   rec.status = 'sending'
   rec.attempts = (rec.attempts or 0) + 1
+  rec.lease_until = a.now + a.lease_ms
   save(rec)
   local inst = redis.call('HMGET', P .. 'instance:' .. rec.instance_id, 'token', 'base_url')
   return cjson.encode({outcome = 'claimed', message = rec, was_sending = was_sending, token = inst[1],
                        base_url = inst[2]})
 end
 
-if op == 'sent' then
-  redis.call('SET', P .. 'wa:' .. rec.instance_id .. ':' .. a.wa_id, rec.id)
-  rec.wa_id = a.wa_id
-  rec.sent_at = a.now
-  if (RANK[rec.status] or 0) < RANK.sent then rec.status = 'sent' end
-  rec.error = nil
-  -- a receipt that overtook the send's answer
-  local early = redis.call('GETDEL', P .. 'rcpt:' .. rec.instance_id .. ':' .. a.wa_id)
-  if early and (RANK[early] or 0) > (RANK[rec.status] or 0) then rec.status = early end
-  save(rec)
-  return cjson.encode({outcome = 'sent', message = rec})
+if op == 'release' then
+  -- UAZAPI answered that it did not send (429, 5xx): the next attempt need not wait or search
+  if rec.status == 'sending' then
+    rec.status, rec.lease_until = 'pending', nil
+    save(rec)
+  end
+  return cjson.encode({outcome = 'released', message = rec})
 end
 
 if op == 'failed' then
