@@ -272,8 +272,7 @@ end
 local new_conv = false
 if not conv_id then
   conv_id, new_conv = a.new_conv_id, true
-  c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0,
-       lead_lid = new_lead and m.lid or nil}
+  c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0}
   redis.call('HSET', P .. 'chats', chat_field, conv_id)
   if lead_id then redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id) end
   for k, v in pairs({id = conv_id, lead_id = lead_id or '', instance_id = a.instance_id, chat_jid = m.chat_jid,
@@ -287,8 +286,10 @@ local function put(k, v) table.insert(fields, k); table.insert(fields, v) end
 
 -- A lead first known by phone learns its LID (and the other way round), once per conversation.
 if lead_id and m.lid and c.lead_lid ~= m.lid then
-  redis.call('HSETNX', P .. 'leads:phone', 'lid:' .. m.lid, lead_id)
-  if not new_lead then redis.call('HSET', P .. 'lead:' .. lead_id, 'lid', m.lid) end
+  if not new_lead then  -- a new lead was indexed by both when it was created
+    redis.call('HSETNX', P .. 'leads:phone', 'lid:' .. m.lid, lead_id)
+    redis.call('HSET', P .. 'lead:' .. lead_id, 'lid', m.lid)
+  end
   put('lead_lid', m.lid)
 end
 
