@@ -25,12 +25,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         yield found
 
 
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
-
-
 def publish(settings: dict[str, str], **kwargs: object) -> str:
     res = client(settings).message.publish(**kwargs)  # type: ignore[arg-type]
     assert isinstance(res, PublishResponse)

@@ -5,7 +5,6 @@ Runs on the session sandbox; every test filters on destinations of its own."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from qstash.dlq import DlqMessage
@@ -15,12 +14,6 @@ from qstash.message import PublishResponse
 from tests.receiver import HttpReceiver, Reply
 from tests.sandbox.qstash_helpers import async_client, client, raw, unique, verify
 from tests.support import wait_until
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def dead_letters(settings: dict[str, str], rx: HttpReceiver, count: int, **kwargs: object) -> tuple[str, list[str]]:

@@ -5,31 +5,17 @@ a real endpoint under the sandbox clock."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from qstash.errors import QStashError
 from qstash.message import BatchJsonRequest, FlowControl, PublishResponse
 
 from tests.receiver import HttpReceiver, Reply
-from tests.sandbox.qstash_helpers import advance, async_client, client, own_sandbox, raw, unique, verify
+from tests.sandbox.qstash_helpers import advance, async_client, client, raw, unique, verify
 
 # Other suites move the session sandbox's clock (by hours at most): messages that must stay pending
 # there are parked 300 days ahead.
 PARKED = "300d"
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with own_sandbox(Path(tmp_path_factory.mktemp("qstash-flow"))) as found:
-        yield found
 
 
 def test_messages_echo_their_flow_control(sandbox: dict[str, str], rx: HttpReceiver) -> None:

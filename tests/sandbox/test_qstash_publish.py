@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 from qstash.errors import QStashError
@@ -18,12 +17,6 @@ from qstash.message import BatchJsonRequest, BatchRequest, BatchResponse, Publis
 from tests.receiver import HttpReceiver
 from tests.sandbox.qstash_helpers import async_client, client, raw, unique, verify
 from tests.support import wait_until
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def states(settings: dict[str, str], message_id: str) -> list[str]:

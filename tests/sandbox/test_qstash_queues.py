@@ -5,19 +5,12 @@ Runs on the session sandbox with queue names of its own; no clock is moved."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from qstash.errors import QStashError
 
 from tests.receiver import HttpReceiver, Reply
 from tests.sandbox.qstash_helpers import async_client, client, raw, unique, verify
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def test_queue_lifecycle(sandbox: dict[str, str]) -> None:

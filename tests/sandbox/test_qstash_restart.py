@@ -4,22 +4,14 @@ delivers a delayed message exactly once, and re-attempts a delivery the shutdown
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from qstash import Receiver
 from qstash.message import PublishResponse
 
 from tests.receiver import HttpReceiver, Reply
 from tests.sandbox.qstash_helpers import advance, client, now_ms, raw, start, unique
 from tests.support import SandboxProcess, wait_until
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def test_a_restart_loses_nothing(tmp_path: Path, rx: HttpReceiver) -> None:

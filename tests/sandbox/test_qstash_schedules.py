@@ -5,28 +5,14 @@ that cannot fire during a run) and, on a sandbox of its own, firing under the sa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from qstash.errors import QStashError
 from qstash.schedule import ScheduleState
 
 from tests.receiver import HttpReceiver
-from tests.sandbox.qstash_helpers import advance, async_client, client, now_ms, own_sandbox, raw, unique, verify
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
-
-
-@pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with own_sandbox(Path(tmp_path_factory.mktemp("qstash-schedules"))) as found:
-        yield found
+from tests.sandbox.qstash_helpers import advance, async_client, client, now_ms, raw, unique, verify
 
 
 def test_schedule_lifecycle(sandbox: dict[str, str], rx: HttpReceiver) -> None:

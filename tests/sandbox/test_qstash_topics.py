@@ -4,19 +4,12 @@ its own signature, and the group's lifecycle. Runs on the session sandbox."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 from qstash.errors import QStashError
 
 from tests.receiver import HttpReceiver
 from tests.sandbox.qstash_helpers import async_client, client, raw, unique, verify
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def test_url_group_lifecycle(sandbox: dict[str, str], rx: HttpReceiver) -> None:

@@ -7,7 +7,6 @@ normaliser: every kind must come out as the kind Zapline stores.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,18 +15,6 @@ from tests.receiver import HttpReceiver, Reply
 from tests.sandbox.uazapi_helpers import Instance, number
 from zapline.uazapi.events import MessagesEvent, parse_event
 from zapline.uazapi.normalize import WhatsAppMessage, normalize_message
-
-
-@pytest.fixture
-def uaz(sandbox: dict[str, str]) -> Iterator[Instance]:
-    with Instance(sandbox) as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def _listen(uaz: Instance, rx: HttpReceiver) -> str:

@@ -5,19 +5,12 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.sandbox.uazapi_helpers import Instance, number
-
-
-@pytest.fixture
-def uaz(sandbox: dict[str, str]) -> Iterator[Instance]:
-    with Instance(sandbox) as instance:
-        yield instance
 
 
 def test_send_text_answers_with_the_stored_message(uaz: Instance) -> None:

@@ -7,7 +7,6 @@ What it posts is captured by a real local HTTP receiver and read back with Zapli
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,18 +14,6 @@ from tests.receiver import HttpReceiver, Recorded, Reply
 from tests.sandbox.uazapi_helpers import Instance, number
 from zapline.uazapi.events import MessagesEvent, ReceiptEvent, parse_event
 from zapline.uazapi.normalize import normalize_message
-
-
-@pytest.fixture
-def uaz(sandbox: dict[str, str]) -> Iterator[Instance]:
-    with Instance(sandbox) as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def rx() -> Iterator[HttpReceiver]:
-    with HttpReceiver() as receiver:
-        yield receiver
 
 
 def _for(path: str) -> str:

@@ -1,4 +1,8 @@
-"""Lua scripts, run with EVALSHA in one round trip (EVAL, which also caches it, on NOSCRIPT)."""
+"""Lua scripts, run with EVALSHA in one round trip (EVAL, which also caches it, on NOSCRIPT).
+
+Every script is ``lua/prelude.lua`` (the calling convention and shared helpers) followed by its
+own file.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +51,8 @@ class Script:
     @classmethod
     @cache
     def load(cls, name: str) -> Script:
-        source = (Path(__file__).parent / "lua" / f"{name}.lua").read_text()
+        lua = Path(__file__).parent / "lua"
+        source = (lua / "prelude.lua").read_text() + (lua / f"{name}.lua").read_text()
         return cls(name, source, hashlib.sha1(source.encode()).hexdigest())
 
     async def run(self, keys: list[str], args: list[str]) -> Any:

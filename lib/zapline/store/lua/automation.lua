@@ -1,26 +1,5 @@
 -- Conversation state machine for automations: close, follow-ups, NPS surveys, opt-out.
--- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
 -- Every op is idempotent: QStash may deliver a job twice, or after the state moved on.
-local P = string.sub(KEYS[1], 1, -4)
-local op = ARGV[1]
-local a = cjson.decode(ARGV[2])
-
-local function hash(key)
-  local c = redis.call('HGETALL', key)
-  if #c == 0 then return nil end
-  local t = {}
-  for i = 1, #c, 2 do t[c[i]] = c[i + 1] end
-  return t
-end
-
-local function opted_out(lead_id)
-  return lead_id and lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. lead_id, 'opted_out') == '1'
-end
-
-local function count(field, n)
-  local key = P .. 'day:' .. a.day
-  if redis.call('HINCRBY', key, field, n or 1) == (n or 1) then redis.call('EXPIRE', key, a.day_ttl) end
-end
 
 -- Stop the conversation's follow-up chain: later steps see a new epoch and do nothing.
 local function stop_followups(conv_key, conv)

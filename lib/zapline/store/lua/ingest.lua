@@ -1,11 +1,6 @@
 -- Store one UAZAPI event atomically, in one round trip.
--- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
 -- ops: message | receipts | connection | unknown (webhooks), and sent (UAZAPI's answer to our send).
 -- Returns a JSON string.
-local P = string.sub(KEYS[1], 1, -4)
-local op = ARGV[1]
-local a = cjson.decode(ARGV[2])
-local RANK = {pending = 0, sending = 0, failed = 0, sent = 1, received = 1, delivered = 2, read = 3, played = 4}
 
 local function reply(t)
   t.timezone = a.timezone_out
@@ -24,27 +19,8 @@ if op ~= 'sent' then
   a.timezone_out = inst[3] or 'UTC'
 end
 
-local function count(field, n)
-  local key = P .. 'day:' .. a.day
-  if redis.call('HINCRBY', key, field, n or 1) == (n or 1) then
-    redis.call('EXPIRE', key, a.day_ttl)
-  end
-end
-
 local function conv_summary(conv_id)
-  local c = redis.call('HGETALL', P .. 'conv:' .. conv_id)
-  local t = {}
-  for i = 1, #c, 2 do t[c[i]] = c[i + 1] end
-  return t
-end
-
-local function load(msg_id)
-  local raw = redis.call('GET', P .. 'msg:' .. msg_id)
-  return raw and cjson.decode(raw)
-end
-
-local function save(rec)
-  redis.call('SET', P .. 'msg:' .. rec.id, cjson.encode(rec))
+  return hash(P .. 'conv:' .. conv_id) or {}
 end
 
 -- At most n bytes of s, never splitting a UTF-8 character.

@@ -1,23 +1,4 @@
 -- Outbound messages: create (pending) → claim (sending, by jobs/send) → sent (ingest.lua) | failed.
--- KEYS[1] = zl:{org}:org (key names: see store/keys.py); ARGV[1] = op; ARGV[2] = JSON arguments.
-local P = string.sub(KEYS[1], 1, -4)
-local op = ARGV[1]
-local a = cjson.decode(ARGV[2])
-local RANK = {pending = 0, sending = 0, failed = 0, cancelled = 0, sent = 1, received = 1, delivered = 2,
-              read = 3, played = 4}
-
-local function load(msg_id)
-  local raw = redis.call('GET', P .. 'msg:' .. msg_id)
-  return raw and cjson.decode(raw)
-end
-
-local function save(rec)
-  redis.call('SET', P .. 'msg:' .. rec.id, cjson.encode(rec))
-end
-
-local function opted_out(lead_id)
-  return lead_id and lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. lead_id, 'opted_out') == '1'
-end
 
 if op == 'create' then
   local conv_key = P .. 'conv:' .. a.conversation_id
@@ -52,8 +33,7 @@ if op == 'create' then
   end
   redis.call('HSET', conv_key, unpack(fields))
   redis.call('ZADD', P .. 'inbox', 'GT', a.now, a.conversation_id)
-  local day = P .. 'day:' .. a.day
-  if redis.call('HINCRBY', day, 'outbound', 1) == 1 then redis.call('EXPIRE', day, a.day_ttl) end
+  count('outbound')
   return cjson.encode(reply)
 end
 

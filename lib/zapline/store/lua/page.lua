@@ -1,19 +1,8 @@
 -- One page of an organisation's inbox or of a conversation's messages, in one round trip.
--- KEYS[1] = zl:{org}:org; ARGV[1] = 'conversations' | 'messages'; ARGV[2] = JSON
--- {limit, score?, member?, conversation_id?}: (score, member) is the last item of the previous page.
+-- op: 'conversations' | 'messages'; a: {limit, score?, member?, conversation_id?}, where
+-- (score, member) is the last item of the previous page.
 -- Returns JSON {items = [...], more = bool}.
-local P = string.sub(KEYS[1], 1, -4)
-local op = ARGV[1]
-local a = cjson.decode(ARGV[2])
 local items, more = {}, false
-
-local function hash(key)
-  local c = redis.call('HGETALL', key)
-  if #c == 0 then return nil end
-  local t = {}
-  for i = 1, #c, 2 do t[c[i]] = c[i + 1] end
-  return t
-end
 
 local batch = a.limit + 50
 if op == 'conversations' then
