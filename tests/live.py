@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 from centrifuge import Client, ClientEventHandler, ServerPublicationContext
 
+from tests.sandbox.centrifugo_helpers import disconnect
+
 
 class _Collector(ClientEventHandler):  # type: ignore[misc]
     def __init__(self) -> None:
@@ -40,7 +42,7 @@ class LiveInbox:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.client.disconnect()
+        await disconnect(self.client)  # waits for the WebSocket's close, which runs in a task
 
     async def expect(self, check: Callable[[str, Any], bool], wait: float = 15.0) -> tuple[str, Any]:
         """The first publication (already seen or arriving before ``wait`` seconds) that ``check`` accepts."""
