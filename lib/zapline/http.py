@@ -103,10 +103,7 @@ def signed(handler: SignedHandler, *, size_factor: int = 1) -> Callable[[Request
             return error_response(exc)
         except Exception:
             log.error("delivery crashed", handler=name, qstash_message_id=message_id, exc_info=True)
-            return JSONResponse(
-                {"status": "error", "error_type": "internal_error", "error": "unexpected error; will retry"},
-                status_code=500,
-            )
+            return error_response(ZaplineError("unexpected error; will retry"))
         return JSONResponse({"status": "ok", **result})
 
     return endpoint

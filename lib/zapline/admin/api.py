@@ -36,7 +36,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return error_response(exc)
         except Exception:
             log.error("api request crashed", path=request.url.path, exc_info=True)
-            return JSONResponse({"status": "error", "error_type": "internal_error", "error": "unexpected error"}, 500)
+            return error_response(ZaplineError("unexpected error"))
         body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
         return JSONResponse(body)
 
