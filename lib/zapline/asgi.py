@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from zapline import __version__
 from zapline.clients import aclose_clients
 from zapline.config import get_settings
+from zapline.http import exception_handlers
 from zapline.logs import configure
 
 __all__ = ["function_app", "lambda_handler"]
@@ -39,7 +40,7 @@ def function_app(name: str, routes: Sequence[BaseRoute] = (), prefixes: Sequence
         await aclose_clients()
 
     probes = [Route(f"{p}/health", health, methods=["GET"]) for p in ("", *(prefixes or [f"/api/{name}"]))]
-    return Starlette(routes=[*probes, *routes], lifespan=lifespan)
+    return Starlette(routes=[*probes, *routes], lifespan=lifespan, exception_handlers=exception_handlers())
 
 
 def lambda_handler(app: Starlette) -> Callable[[str], Any]:

@@ -123,6 +123,11 @@ class Settings(BaseModel):
         alias="ZAPLINE_OPT_OUT_KEYWORDS",
         description="comma-separated words that, sent alone by a lead, opt them out of automated messages",
     )
+    allow_private_media_urls: bool = Field(
+        False,
+        alias="ZAPLINE_ALLOW_PRIVATE_MEDIA_URLS",
+        description="true or false: accept media URLs on loopback, private or link-local addresses (sandbox only)",
+    )
     log_level: str = Field(
         "INFO", alias="ZAPLINE_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level"
     )

@@ -19,7 +19,9 @@ ZaplineError
     ├── BadRequest        400
     ├── Unauthorized      401
     ├── NotFound          404
-    └── Conflict          409
+    ├── MethodNotAllowed  405
+    ├── Conflict          409
+    └── RequestTooLarge   413   a request body or field over its documented limit
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "InvalidPayload",
+    "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
     "PermanentError",
     "QueueRejected",
     "QueueUnavailable",
+    "RequestTooLarge",
     "RealtimeUnavailable",
     "SignatureInvalid",
     "StoreUnavailable",
@@ -148,6 +152,16 @@ class NotFound(ApiError):
     error_type = "not_found"
 
 
+class MethodNotAllowed(ApiError):
+    status_code = 405
+    error_type = "method_not_allowed"
+
+
 class Conflict(ApiError):
     status_code = 409
     error_type = "conflict"
+
+
+class RequestTooLarge(ApiError):
+    status_code = 413
+    error_type = "payload_too_large"

@@ -1,8 +1,11 @@
 """The failures function: QStash's failure callbacks, after a message exhausted its retries (or was
-refused with 489). The dead letter itself stays in QStash's DLQ (retry it from the Upstash console
-or ``POST /api/v1/dead-letters/{dlq_id}/retry``); here it is recorded where the organisation's
-operators see it, an outbound message that will never be sent is marked failed, and the inbox is
-told live.
+refused with 489). The dead letter itself stays in QStash's DLQ (retry it from the Upstash console);
+here it is recorded where the organisation's operators see it, an outbound message that will never
+be sent is marked failed, and the inbox is told live.
+
+Whose dead letter it is comes only from data Zapline itself vouches for: the instance key in the
+destination path (checked against its stored digest) for inbound webhooks, or the body of a job
+Zapline published itself. A failed webhook body is the sender's text and never picks the tenant.
 """
 
 from __future__ import annotations
@@ -11,26 +14,31 @@ import base64
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.routing import Route
 
-from zapline import realtime
+from zapline import jsonsafe, realtime
 from zapline.clients import redis_client
-from zapline.errors import InvalidPayload
+from zapline.config import get_settings
+from zapline.errors import InvalidPayload, NotFound, UnknownInstance
 from zapline.http import Delivery, signed
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.store.clock import now_ms
 from zapline.store.keys import DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
 from zapline.store.outbound import outbound
+from zapline.store.registry import check_instance_key, parse_instance_key, redact_path
 from zapline.store.scripts import run_redis
 
-__all__ = ["routes"]
+__all__ = ["record_dead_letter", "routes", "summarise"]
 
 log = get_logger("zapline.failures")
 
-_INSTANCE_KEY = re.compile(r"/api/inbound/uazapi/(org_[0-9a-z]+)\.")
+_ORG_ID = re.compile(r"^org_[0-9a-z]{10}$")
+_SECRET_FIELDS = re.compile(r'"(token|api_key|apikey|authorization|password|secret)"\s*:\s*"[^"]*"', re.IGNORECASE)
+SUMMARY_CHARS = 600  # of a failed body, kept for the operator (secrets removed)
 
 
 class FailureCallback(BaseModel):
@@ -58,12 +66,53 @@ def _b64(value: str) -> bytes:
 def _reason(callback: FailureCallback) -> str:
     answer = _b64(callback.body)
     try:
-        parsed = json.loads(answer)
+        parsed = jsonsafe.loads_limited(answer)
         if isinstance(parsed, dict) and parsed.get("error"):
-            return f"{parsed.get('error_type', 'error')}: {parsed['error']}"
+            return f"{parsed.get('error_type', 'error')}: {parsed['error']}"[:500]
     except ValueError:
         pass
     return answer.decode("utf-8", "replace")[:300] or f"HTTP {callback.status}"
+
+
+def summarise(body: bytes) -> str:
+    """A short excerpt of a failed body for operators: never a credential, never the whole of it."""
+    text = body[: SUMMARY_CHARS * 8].decode("utf-8", "replace")
+    return _SECRET_FIELDS.sub(lambda m: f'"{m.group(1)}":"…"', text)[:SUMMARY_CHARS]
+
+
+async def _owner(path: str, source: bytes) -> tuple[str | None, str, dict[str, Any]]:
+    """(organisation, job kind, the job's own fields) for a failed destination path."""
+    if path.startswith("/api/inbound/uazapi/"):
+        try:
+            ref = parse_instance_key(path.rsplit("/", 1)[-1])
+            await check_instance_key(ref)
+        except UnknownInstance:
+            return None, "inbound", {}
+        return ref.org_id, "inbound", {}
+    if path.startswith("/api/jobs/"):
+        try:
+            job = jsonsafe.loads_limited(source)
+        except ValueError:
+            job = None
+        org_id = job.get("org_id") if isinstance(job, dict) else None
+        if isinstance(org_id, str) and _ORG_ID.match(org_id):
+            return org_id, path.removeprefix("/api/jobs/"), job
+        return None, path.removeprefix("/api/jobs/"), {}
+    return None, "unknown", {}
+
+
+async def record_dead_letter(org_id: str, entry: dict[str, Any], *, seen_id: str) -> None:
+    """Keep ``entry`` in the organisation's dead letters (once per ``seen_id``) and tell the inbox."""
+    keys = OrgKeys(org_id)
+    redis = redis_client()
+    # QStash may deliver the same callback again (e.g. after a 503 below): record it once
+    if await run_redis(redis.set(keys.dead_letter_seen(seen_id), "1", nx=True, ex=DEAD_LETTER_SEEN_TTL)):
+        pipe = redis.pipeline()
+        pipe.lpush(keys.dead_letters, json.dumps(entry, ensure_ascii=False))
+        pipe.ltrim(keys.dead_letters, 0, DEAD_LETTERS_KEPT - 1)
+        await run_redis(pipe.exec())
+    data = {"type": "job.failed", **entry}
+    await realtime.broadcast([realtime.inbox_channel(org_id)], data, idempotency_key=f"dead:{seen_id}")
 
 
 async def record_failure(delivery: Delivery) -> dict[str, Any]:
@@ -71,37 +120,29 @@ async def record_failure(delivery: Delivery) -> dict[str, Any]:
         callback = FailureCallback.model_validate_json(delivery.body)
     except ValidationError:
         raise InvalidPayload("not a QStash failure callback") from None
-    source: dict[str, Any] = {}
-    try:
-        parsed = json.loads(_b64(callback.sourceBody))
-        source = parsed if isinstance(parsed, dict) else {}
-    except ValueError:
-        pass
-    match = _INSTANCE_KEY.search(callback.url)
-    org_id = str(source.get("org_id") or (match.group(1) if match else ""))
+    app_url = get_settings().app_url
+    ours = callback.url.startswith(app_url + "/")
+    path = urlsplit(callback.url).path if ours else ""
+    source = _b64(callback.sourceBody)
+    org_id, job, fields = await _owner(path, source) if ours else (None, "unknown", {})
     reason = _reason(callback)
-    path = "/" + callback.url.split("://", 1)[-1].split("/", 1)[-1].split("?", 1)[0]
-    entry = {"dlq_id": callback.dlqId, "qstash_message_id": callback.sourceMessageId, "path": path,
-             "status": callback.status, "reason": reason, "retried": callback.retried, "at": now_ms()}  # fmt: skip
-    log.warning("dead letter", org=org_id or None, path=path, status=callback.status, reason=reason)
+    entry = {"dlq_id": callback.dlqId, "qstash_message_id": callback.sourceMessageId, "job": job,
+             "path": redact_path(path or callback.url.split("?", 1)[0])[:300], "http_status": callback.status,
+             "reason": reason, "retried": callback.retried, "at": now_ms(), "size": len(source),
+             "summary": summarise(source)}  # fmt: skip
+    log.warning("dead letter", org=org_id, job=job, path=entry["path"], http_status=callback.status, reason=reason)
     if not org_id:
-        return {"outcome": "unattributed", **entry}
-    keys = OrgKeys(org_id)
-    redis = redis_client()
-    # QStash may deliver this callback again (e.g. after a 503 below): record it once
-    seen = keys.dead_letter_seen(callback.dlqId or callback.sourceMessageId)
-    if await run_redis(redis.set(seen, "1", nx=True, ex=DEAD_LETTER_SEEN_TTL)):
-        pipe = redis.pipeline()
-        pipe.lpush(keys.dead_letters, json.dumps(entry, ensure_ascii=False))
-        pipe.ltrim(keys.dead_letters, 0, DEAD_LETTERS_KEPT - 1)
-        await run_redis(pipe.exec())
-    if path == "/api/jobs/send" and source.get("message_id"):
-        failed = await outbound(org_id, "failed", message_id=str(source["message_id"]), error=f"gave up: {reason}")
+        return {"outcome": "unattributed", "job": job, "dlq_id": callback.dlqId}
+    await record_dead_letter(org_id, entry, seen_id=callback.dlqId or callback.sourceMessageId)
+    if job == "send" and isinstance(fields.get("message_id"), str):
+        try:
+            failed = await outbound(org_id, "failed", message_id=fields["message_id"], error=f"gave up: {reason}")
+        except NotFound:  # not this organisation's message: nothing to mark
+            return {"outcome": "recorded", "job": job, "dlq_id": callback.dlqId}
         await publish_update(org_id, failed["message"])
-    key = f"dead:{callback.dlqId or callback.sourceMessageId}"
-    await realtime.broadcast([realtime.inbox_channel(org_id)], {"type": "job.failed", **entry}, idempotency_key=key)
-    return {"outcome": "recorded", **entry}
+    return {"outcome": "recorded", "job": job, "dlq_id": callback.dlqId}
 
 
-# the callback holds the source body (base64, 4/3 of it) and the last answer: room for both
-routes = [Route("/api/failures/qstash", signed(record_failure, size_factor=4), methods=["POST"])]
+# The callback carries the failed body (base64, 4/3 of it) and the last answer. A webhook refused for
+# its size must still be recorded, so the callback may be far larger than a webhook.
+routes = [Route("/api/failures/qstash", signed(record_failure, size_factor=32), methods=["POST"])]

@@ -6,6 +6,8 @@ request target before anything else runs, then maps what the handler raises:
 
 - bad signature → 401, nothing ran;
 - :class:`~zapline.errors.PermanentError` → 489 + ``Upstash-NonRetryable-Error: true`` (DLQ now);
+  so is an :class:`~zapline.errors.ApiError` (a missing record, an opted-out lead): inside a job
+  a retry cannot make it right, so QStash must not spend its retries on it;
 - :class:`~zapline.errors.TransientError` → 503 (QStash retries with backoff);
 - anything unexpected → 500 (QStash retries; a bug becomes a dead letter, not a lost message).
 
@@ -19,15 +21,24 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from zapline.config import get_settings
-from zapline.errors import PayloadTooLarge, PermanentError, TransientError, ZaplineError
+from zapline.errors import (
+    ApiError,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    PermanentError,
+    TransientError,
+    ZaplineError,
+)
 from zapline.logs import get_logger
 from zapline.signature import verify_signature
 
-__all__ = ["Delivery", "error_response", "public_url", "signed"]
+__all__ = ["Delivery", "error_response", "exception_handlers", "public_url", "read_limited", "signed"]
 
 log = get_logger("zapline.http")
 
@@ -63,6 +74,40 @@ def error_response(error: ZaplineError) -> JSONResponse:
     return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
 
 
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 / 405 (no route, wrong method) in the documented error shape."""
+    status = getattr(exc, "status_code", 500)
+    if status == 405:
+        error: ZaplineError = MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
+        headers = dict(getattr(exc, "headers", None) or {})
+        response = error_response(error)
+        response.headers.update({k: v for k, v in headers.items() if k.lower() == "allow"})
+        return response
+    if status == 404:
+        return error_response(NotFound(f"no route {request.url.path}"))
+    error = ApiError(str(getattr(exc, "detail", "")) or "bad request")
+    return JSONResponse(error.to_json(), status_code=status)
+
+
+async def read_limited(request: Request, limit: int, *, keep: int = 0) -> tuple[bytes, bool]:
+    """(the body, True) — or (its first ``keep`` bytes, False) as soon as it is known to exceed
+    ``limit``: an oversized body is never read whole into memory."""
+    declared = request.headers.get("content-length", "")
+    too_large = declared.isascii() and declared.isdigit() and int(declared) > limit
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        chunks.append(chunk)
+        size += len(chunk)
+        if (too_large and size >= keep) or size > limit:
+            return b"".join(chunks)[:keep], False
+    return b"".join(chunks), True
+
+
+def exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    return {HTTPException: _http_exception}
+
+
 def signed(handler: SignedHandler, *, size_factor: int = 1) -> Callable[[Request], Awaitable[Response]]:
     """Wrap ``handler`` as a Starlette endpoint that only runs for authentic QStash deliveries.
 
@@ -95,6 +140,10 @@ def signed(handler: SignedHandler, *, size_factor: int = 1) -> Callable[[Request
                 schedule_id=request.headers.get("upstash-schedule-id"),
             )
             result = await handler(delivery)
+        except ApiError as exc:  # a job's missing record or refused action: retrying cannot help
+            log.warning("delivery refused", **exc.context, handler=name, qstash_message_id=message_id,
+                        http_status=489, error_type=exc.error_type, error=exc.message)  # fmt: skip
+            return JSONResponse(exc.to_json(), status_code=489, headers={"Upstash-NonRetryable-Error": "true"})
         except ZaplineError as exc:
             fields = {**exc.context, "handler": name, "qstash_message_id": message_id, "http_status": exc.status_code,
                       "error_type": exc.error_type, "error": exc.message}  # fmt: skip

@@ -15,7 +15,8 @@ from zapline.store.outbound import outbound
 
 __all__ = ["new_message_id", "publish_update", "queue_message"]
 
-KINDS = ("text", "image", "video", "audio", "document", "poll")
+KINDS = ("text", "image", "video", "audio", "document", "sticker", "poll")
+MAX_TEXT_CHARS = 4096  # WhatsApp's limit for one text message
 
 
 def new_message_id() -> str:
@@ -46,6 +47,8 @@ async def queue_message(
     """Store a pending outbound message and queue its send; return (message, script answer)."""
     if kind not in KINDS or lane not in qstash.LANES:
         raise BadRequest(f"kind must be one of {', '.join(KINDS)} and lane one of {', '.join(qstash.LANES)}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadRequest(f"text is {len(text)} characters; WhatsApp takes at most {MAX_TEXT_CHARS}")
     if kind == "text" and not text.strip():
         raise BadRequest("a text message needs text")
     if kind not in ("text", "poll") and not (media and media.get("url")):

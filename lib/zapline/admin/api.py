@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from zapline import automation, realtime
+from zapline import automation, jsonsafe, realtime
+from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
-from zapline.errors import BadRequest, ZaplineError
-from zapline.http import error_response
+from zapline.errors import BadRequest, NotFound, PermanentError, RequestTooLarge, ZaplineError
+from zapline.http import error_response, read_limited
 from zapline.logs import get_logger
 from zapline.store import queries
-from zapline.store.clock import org_day
+from zapline.store.clock import org_day, org_timezone
 from zapline.store.registry import authenticate
+from zapline.uazapi.national import dial_code, international
 
 __all__ = ["routes"]
 
@@ -32,6 +36,8 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             org_id = await authenticate(request.headers.get("authorization"))
             result = await handler(request, org_id)
+        except PermanentError as exc:  # the store refused this input: the caller's to fix
+            return JSONResponse(exc.to_json(), status_code=400)
         except ZaplineError as exc:
             return error_response(exc)
         except Exception:
@@ -43,11 +49,49 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
+_IDS = {"conversation_id": re.compile(r"^conv_[0-9a-f]{12}$"), "lead_id": re.compile(r"^lead_[0-9a-f]{12}$")}
+_WHAT = {"conversation_id": "conversation", "lead_id": "lead"}
+M = TypeVar("M", bound=BaseModel)
+
+
+def _path_id(request: Request, name: str) -> str:
+    """A record id from the path; one that Zapline could not have issued is simply not found."""
+    value: str = request.path_params[name]
+    if not _IDS[name].match(value):
+        raise NotFound(f"no {_WHAT[name]} {value[:64]}")
+    return value
+
+
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit", "50")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 200):
         raise BadRequest("limit must be a whole number between 1 and 200")
     return int(raw)
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    body, whole = await read_limited(request, MAX_BODY_BYTES)
+    if not whole:
+        raise RequestTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        data = jsonsafe.loads_limited(body)
+    except ValueError as exc:
+        raise BadRequest(f"body must be JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object")
+    return data
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    data = await _json_object(request)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        too_long = first["type"] in ("string_too_long", "too_long")
+        raise (RequestTooLarge if too_long else BadRequest)(f"{where}: {message}" if where else message) from None
 
 
 async def list_conversations(request: Request, org_id: str) -> BaseModel:
@@ -55,13 +99,13 @@ async def list_conversations(request: Request, org_id: str) -> BaseModel:
 
 
 async def get_conversation(request: Request, org_id: str) -> BaseModel:
-    return await queries.get_conversation(org_id, request.path_params["conversation_id"])
+    return await queries.get_conversation(org_id, _path_id(request, "conversation_id"))
 
 
 async def list_messages(request: Request, org_id: str) -> BaseModel:
     return await queries.list_messages(
         org_id,
-        request.path_params["conversation_id"],
+        _path_id(request, "conversation_id"),
         limit=_limit(request),
         cursor=request.query_params.get("cursor"),
     )
@@ -71,21 +115,14 @@ async def find_lead(request: Request, org_id: str) -> BaseModel:
     phone = request.query_params.get("phone")
     if not phone:
         raise BadRequest("pass ?phone=<number>, e.g. ?phone=%2B5511999990001")
-    return await queries.find_lead(org_id, phone)
+    if len(phone) > 64:
+        raise BadRequest("phone is too long to be a phone number")
+    country = dial_code(await org_timezone(org_id))
+    return await queries.find_lead(org_id, international(phone, country))
 
 
 async def get_lead(request: Request, org_id: str) -> BaseModel:
-    return await queries.get_lead(org_id, request.path_params["lead_id"])
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise BadRequest("body must be JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body must be a JSON object")
-    return data
+    return await queries.get_lead(org_id, _path_id(request, "lead_id"))
 
 
 async def send_message(request: Request, org_id: str) -> dict[str, Any]:
@@ -93,21 +130,19 @@ async def send_message(request: Request, org_id: str) -> dict[str, Any]:
 
     An ``Idempotency-Key`` header makes a double submit (same key) one message, sent once.
     """
-    data = await _json_object(request)
-    conversation_id = request.path_params["conversation_id"]
+    conversation_id = _path_id(request, "conversation_id")
+    body = await _body(request, SendMessage)
     key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise BadRequest("Idempotency-Key must be 1 to 255 characters")
     message_id = f"msg_{hashlib.sha256(f'{org_id}:{conversation_id}:{key}'.encode()).hexdigest()[:16]}" if key else None
-    if data.get("media_url"):
-        media_type = str(data.get("media_type") or "image")
-        media = {"url": str(data["media_url"]), "media_type": media_type}
-        if data.get("file_name"):
-            media["file_name"] = str(data["file_name"])
-        kind = {"ptt": "audio", "myaudio": "audio", "ptv": "video"}.get(media_type, media_type)
-        fields: dict[str, Any] = {"kind": kind, "text": str(data.get("caption") or ""), "media": media}
-    elif isinstance(data.get("text"), str):
-        fields = {"text": data["text"]}
+    if body.media_url is not None:
+        media = {"url": body.media_url, "media_type": body.media_type}
+        if body.file_name:
+            media["file_name"] = body.file_name
+        fields: dict[str, Any] = {"kind": body.kind, "text": body.caption or "", "media": media}
     else:
-        raise BadRequest('send {"text": "..."} or {"media_url": "https://...", "media_type": "image"}')
+        fields = {"text": body.text}
     message = await automation.operator_reply(
         org_id, conversation_id, message_id=message_id, author="operator", **fields
     )
@@ -115,20 +150,24 @@ async def send_message(request: Request, org_id: str) -> dict[str, Any]:
 
 
 async def close_conversation(request: Request, org_id: str) -> dict[str, Any]:
-    return {"conversation": await automation.close_conversation(org_id, request.path_params["conversation_id"])}
+    """Close it (and schedule its NPS survey); answers the conversation as ``GET`` shows it."""
+    conversation_id = _path_id(request, "conversation_id")
+    await automation.close_conversation(org_id, conversation_id)
+    conversation = await queries.get_conversation(org_id, conversation_id)
+    return {"conversation": conversation.model_dump(mode="json")}
 
 
 async def opt_out_lead(request: Request, org_id: str) -> BaseModel:
-    await automation.opt_out(org_id, request.path_params["lead_id"], reason="operator")
-    return await queries.get_lead(org_id, request.path_params["lead_id"])
+    lead_id = _path_id(request, "lead_id")
+    await automation.opt_out(org_id, lead_id, reason="operator")
+    return await queries.get_lead(org_id, lead_id)
 
 
 async def followups(request: Request, org_id: str) -> dict[str, Any]:
     """``GET``: the organisation's follow-up steps; ``PUT {"steps": [{"after_seconds", "text"}]}``."""
     if request.method == "PUT":
-        steps = (await _json_object(request)).get("steps")
-        if not isinstance(steps, list):
-            raise BadRequest('send {"steps": [{"after_seconds": 3600, "text": "Oi {name}!"}, ...]}')
+        body = await _body(request, FollowupSteps)
+        steps = [step.model_dump() for step in body.steps]
         return {"steps": await automation.set_followup_steps(org_id, steps)}
     return {"steps": await automation.followup_steps(org_id)}
 
@@ -136,6 +175,12 @@ async def followups(request: Request, org_id: str) -> dict[str, Any]:
 async def daily(request: Request, org_id: str) -> dict[str, Any]:
     """``?day=YYYY-MM-DD`` (default: today in the organisation's timezone)."""
     day = request.query_params.get("day") or await org_day(org_id)
+    try:
+        valid = len(day) == 10 and date.fromisoformat(day).isoformat() == day
+    except ValueError:
+        valid = False
+    if not valid:
+        raise BadRequest("day must be a date written YYYY-MM-DD, e.g. 2026-11-30")
     counters = await queries.daily_counters(org_id, day)
     responses = counters.get("nps_responses", 0)
     nps = None
@@ -160,11 +205,10 @@ async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
 
 async def realtime_subscription(request: Request, org_id: str) -> dict[str, Any]:
     """A subscription token for one of the organisation's conversation channels."""
-    try:
-        conversation_id = (await request.json())["conversation_id"]
-    except (ValueError, KeyError, TypeError):
-        raise BadRequest('send {"conversation_id": "conv_..."}') from None
-    conversation = await queries.get_conversation(org_id, str(conversation_id))
+    body = await _body(request, SubscriptionRequest)
+    if not _IDS["conversation_id"].match(body.conversation_id):
+        raise NotFound(f"no conversation {body.conversation_id}")
+    conversation = await queries.get_conversation(org_id, body.conversation_id)
     channel = realtime.conversation_channel(org_id, conversation.id)
     return {"token": realtime.subscription_token(f"operator:{org_id}", channel), "channel": channel}
 

@@ -15,7 +15,7 @@ from zapline.clients import redis_client
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 
-__all__ = ["learn_timezone", "now_ms", "org_day"]
+__all__ = ["learn_timezone", "now_ms", "org_day", "org_timezone"]
 
 _timezones: dict[str, str] = {}
 
@@ -34,11 +34,17 @@ def learn_timezone(org_id: str, timezone: str | None) -> None:
         _timezones[org_id] = timezone
 
 
-async def org_day(org_id: str, epoch_ms: int | None = None) -> str:
-    """The organisation's local date (YYYY-MM-DD) at ``epoch_ms`` (default: now)."""
+async def org_timezone(org_id: str) -> str:
+    """The organisation's IANA timezone (read once per warm function)."""
     timezone = _timezones.get(org_id)
     if timezone is None:
         stored = await run_redis(redis_client().hget(OrgKeys(org_id).org, "timezone"))
         timezone = _timezones[org_id] = stored or "UTC"
+    return timezone
+
+
+async def org_day(org_id: str, epoch_ms: int | None = None) -> str:
+    """The organisation's local date (YYYY-MM-DD) at ``epoch_ms`` (default: now)."""
+    timezone = await org_timezone(org_id)
     moment = (epoch_ms or now_ms()) / 1000
     return datetime.fromtimestamp(moment, _zone(timezone)).date().isoformat()

@@ -22,7 +22,8 @@ async def _script(name: str, org_id: str, op: str, **args: Any) -> dict[str, Any
         raise Conflict("the lead opted out of messages", org=org_id)
     if error:
         what = {"no_conversation": "conversation", "no_message": "message", "no_lead": "lead"}.get(error, error)
-        raise NotFound(f"no such {what}", org=org_id)
+        record_id = args.get(f"{what}_id")
+        raise NotFound(f"no {what} {record_id}" if isinstance(record_id, str) else f"no such {what}", org=org_id)
     return result
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from typing import Any
 
+from zapline import jsonsafe
 from zapline.clients import redis_client
 from zapline.errors import BadRequest, NotFound
 from zapline.store.keys import OrgKeys
 from zapline.store.records import Conversation, Lead, Message, Page
+from zapline.store.registry import redact_path
 from zapline.store.scripts import Script, run_redis, script_json
 from zapline.uazapi.phones import e164
 
@@ -25,6 +29,10 @@ __all__ = [
 ]
 
 
+MAX_SCORE = 10**15  # scores are epoch milliseconds
+_CURSOR_MEMBER = re.compile(r"^(conv|msg)_[0-9A-Za-z_]{1,64}$")
+
+
 def _encode_cursor(score: float, member: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([score, member]).encode()).decode().rstrip("=")
 
@@ -33,8 +41,14 @@ def _decode_cursor(cursor: str | None) -> dict[str, Any]:
     if not cursor:
         return {}
     try:
-        score, member = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return {"score": float(score), "member": str(member)}
+        if len(cursor) > 256:
+            raise ValueError("too long")
+        score, member = jsonsafe.loads_limited(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(score, bool) or not isinstance(score, int | float) or not isinstance(member, str):
+            raise TypeError("not a cursor")
+        if not (math.isfinite(score) and 0 <= score < MAX_SCORE and _CURSOR_MEMBER.match(member)):
+            raise ValueError("out of range")
+        return {"score": float(score), "member": member}
     except (ValueError, TypeError, binascii.Error):
         raise BadRequest("cursor is not one this API returned") from None
 
@@ -109,4 +123,9 @@ async def dead_letters(org_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200")
     rows = await run_redis(redis_client().lrange(OrgKeys(org_id).dead_letters, 0, limit - 1))
-    return [json.loads(row) for row in rows]
+    items = [json.loads(row) for row in rows]
+    for item in items:  # recorded before paths were redacted at write time
+        item["path"] = redact_path(str(item.get("path", "")))
+        if "http_status" not in item and "status" in item:
+            item["http_status"] = item.pop("status")
+    return items

@@ -2,7 +2,9 @@
 
 An API key is ``zk_<org_id>_<secret>`` and an instance key (the secret path segment of the webhook
 URL) is ``<org_id>.<instance_id>.<secret>``: both name their organisation, so authenticating costs
-one read in that organisation's slot. Only SHA-256 digests of the secrets are stored.
+one read in that organisation's slot. Only SHA-256 digests of the secrets are stored, and logs and
+answers show a key's prefix (:func:`key_prefix`), never its secret. The UAZAPI token of an instance
+is the exception: sending needs it, so it is stored as UAZAPI issued it.
 """
 
 from __future__ import annotations
@@ -21,10 +23,40 @@ from zapline.store.clock import now_ms
 from zapline.store.keys import OrgKeys, all_orgs
 from zapline.store.scripts import run_redis
 
-__all__ = ["InstanceRef", "authenticate", "create_instance", "create_org", "get_instance", "parse_instance_key"]
+__all__ = [
+    "InstanceRef",
+    "authenticate",
+    "check_instance",
+    "check_instance_key",
+    "create_instance",
+    "create_org",
+    "get_instance",
+    "key_prefix",
+    "parse_instance_key",
+    "redact_path",
+    "rotate_instance_key",
+]
 
 _API_KEY = re.compile(r"^zk_(org_[0-9a-z]{10})_([A-Za-z0-9_-]{20,})$")
 _INSTANCE_KEY = re.compile(r"^(org_[0-9a-z]{10})\.(inst_[0-9a-z]{10})\.([A-Za-z0-9_-]{20,})$")
+
+
+_SECRET_SHOWN = 4  # characters of a secret a prefix keeps: enough to tell two keys apart
+_KEY_IN_PATH = re.compile(r"(org_[0-9a-z]{10}\.inst_[0-9a-z]{10}\.)([A-Za-z0-9_-]{5,})")  # 5+: a prefix is left alone
+
+
+def key_prefix(key: str) -> str:
+    """What may be shown of an instance or API key: its ids and the first characters of its secret."""
+    match = _INSTANCE_KEY.match(key) or _API_KEY.match(key)
+    if not match:
+        return key[:14] + "…"
+    secret = match.groups()[-1]
+    return key[: len(key) - len(secret) + _SECRET_SHOWN] + "…"
+
+
+def redact_path(path: str) -> str:
+    """A URL or path with any instance key's secret cut to its prefix (for logs and dead letters)."""
+    return _KEY_IN_PATH.sub(lambda m: m.group(1) + m.group(2)[:_SECRET_SHOWN] + "…", path)
 
 
 def digest(secret: str) -> str:
@@ -51,7 +83,7 @@ class InstanceRef:
 def parse_instance_key(key: str) -> InstanceRef:
     match = _INSTANCE_KEY.match(key)
     if not match:
-        raise UnknownInstance("instance key is malformed", instance_key_prefix=key[:14])
+        raise UnknownInstance("instance key is malformed", instance_key_prefix=key_prefix(key))
     org_id, instance_id, secret = match.groups()
     return InstanceRef(org_id, instance_id, digest(secret))
 
@@ -120,11 +152,39 @@ async def create_instance(
         "created_at": str(now_ms()),
     }
     instance_key = f"{org_id}.{instance_id}.{secret}"
-    # The key itself is kept (like the UAZAPI token, an instance secret) so `zapline instances
-    # connect` can re-derive the webhook URL; authentication compares digests.
-    values = {**record, "token": token, "key_hash": digest(secret), "instance_key": instance_key}
+    values = {**record, "token": token, "key_hash": digest(secret), "key_prefix": key_prefix(instance_key)}
     await run_redis(redis.hset(keys.instance(instance_id), values=values))
-    return record, instance_key
+    return {**record, "key_prefix": values["key_prefix"]}, instance_key
+
+
+async def rotate_instance_key(org_id: str, instance_id: str) -> str:
+    """A new key for the instance (shown once). The previous one keeps working until the next
+    rotation, so webhooks QStash still holds for it are not lost."""
+    keys = OrgKeys(org_id)
+    redis = redis_client()
+    current = await run_redis(redis.hget(keys.instance(instance_id), "key_hash"))
+    if not current:
+        raise NotFound(f"organisation {org_id} has no instance {instance_id!r}")
+    secret = secrets.token_urlsafe(24)
+    instance_key = f"{org_id}.{instance_id}.{secret}"
+    pipe = redis.pipeline()
+    values = {"key_hash": digest(secret), "prev_key_hash": current, "key_prefix": key_prefix(instance_key)}
+    pipe.hset(keys.instance(instance_id), values=values)
+    pipe.hdel(keys.instance(instance_id), "instance_key")  # kept in clear before 0.2: never again
+    await run_redis(pipe.exec())
+    return instance_key
+
+
+async def instance_key_matches(org_id: str, instance_id: str, instance_key: str) -> bool:
+    """Whether ``instance_key`` is this instance's current key."""
+    try:
+        ref = parse_instance_key(instance_key)
+    except UnknownInstance:
+        return False
+    if (ref.org_id, ref.instance_id) != (org_id, instance_id):
+        return False
+    stored = await run_redis(redis_client().hget(OrgKeys(org_id).instance(instance_id), "key_hash"))
+    return bool(stored) and hmac.compare_digest(stored, ref.key_hash)
 
 
 async def get_instance(org_id: str, name_or_id: str) -> dict[str, Any]:
@@ -137,7 +197,8 @@ async def get_instance(org_id: str, name_or_id: str) -> dict[str, Any]:
     record: dict[str, Any] = await run_redis(redis.hgetall(keys.instance(instance_id))) if instance_id else {}
     if not record:
         raise NotFound(f"organisation {org_id} has no instance {name_or_id!r}")
-    record.pop("key_hash", None)
+    for secret_field in ("key_hash", "prev_key_hash", "instance_key"):
+        record.pop(secret_field, None)
     return record
 
 
@@ -154,11 +215,20 @@ async def orgs_with_instance(name: str) -> list[str]:
     return [org_id for org_id, has in zip(org_ids, found, strict=True) if has]
 
 
+async def check_instance_key(ref: InstanceRef) -> None:
+    """Raise ``UnknownInstance`` unless the key's secret is the instance's (current or previous)."""
+    stored = await run_redis(redis_client().hmget(ref.keys.instance(ref.instance_id), "key_hash", "prev_key_hash"))
+    if not any(h and hmac.compare_digest(h, ref.key_hash) for h in stored):
+        raise UnknownInstance("no instance for this key", org=ref.org_id, instance=ref.instance_id)
+
+
 async def check_instance(ref: InstanceRef, token: str) -> None:
     """Raise ``UnknownInstance`` unless the key's secret and the webhook's token both match."""
-    stored = await run_redis(redis_client().hmget(ref.keys.instance(ref.instance_id), "key_hash", "token"))
-    key_hash, expected = stored
-    if key_hash is None or not hmac.compare_digest(key_hash, ref.key_hash):
+    stored = await run_redis(
+        redis_client().hmget(ref.keys.instance(ref.instance_id), "key_hash", "token", "prev_key_hash")
+    )
+    key_hash, expected, previous = stored
+    if key_hash is None or not any(h and hmac.compare_digest(h, ref.key_hash) for h in (key_hash, previous)):
         raise UnknownInstance("no instance for this key", org=ref.org_id, instance=ref.instance_id)
     if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
         raise UnknownInstance("body token does not match the instance", org=ref.org_id, instance=ref.instance_id)

@@ -75,7 +75,7 @@ async def run_redis(call: Any) -> Any:
         async with asyncio.timeout(get_settings().http_timeout):
             return await call
     except UpstashError as exc:
-        if "Error running script" in str(exc) or "user_script" in str(exc):
+        if "Error running script" in str(exc) or "user_script" in str(exc) or "WRONGTYPE" in str(exc):
             raise StoreRejected(f"the store could not apply this input: {exc}") from None
         raise StoreUnavailable(f"Upstash Redis refused the command: {exc}") from None
     except (TimeoutError, httpx.HTTPError, ValueError, OSError) as exc:
