@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -46,25 +47,36 @@ def test_valid_with_current_and_next_key() -> None:
         ours(token)
 
 
+# Tokens are built when each case runs, never at collection: under xdist a case may run minutes
+# after collection, and a "not yet valid" or "valid" token built then would be neither any more.
 @pytest.mark.parametrize(
     ("case", "token", "body", "url", "reason"),
     [
-        ("forged", sign(key="sig_7AttackerAttackerAttacker0000"), BODY, URL, "neither the current nor the next"),
-        ("expired", sign(exp=int(time.time()) - 1), BODY, URL, "expired"),
-        ("not yet valid", sign(nbf=int(time.time()) + 60), BODY, URL, "not valid yet"),
-        ("tampered body", sign(), BODY.replace(b"Ol", b"OL"), URL, "body does not match"),
-        ("other url", sign(), BODY, URL.replace("inst_1", "inst_2"), "another URL"),
-        ("wrong issuer", sign(iss="Mallory"), BODY, URL, "issuer"),
-        ("no exp", sign(exp=None), BODY, URL, "exp or nbf"),
-        ("garbage", "not.a.jwt", BODY, URL, "well-formed"),
-        ("missing", "", BODY, URL, "missing"),
+        (
+            "forged",
+            lambda: sign(key="sig_7AttackerAttackerAttacker0000"),
+            BODY,
+            URL,
+            "neither the current nor the next",
+        ),
+        ("expired", lambda: sign(exp=int(time.time()) - 1), BODY, URL, "expired"),
+        ("not yet valid", lambda: sign(nbf=int(time.time()) + 60), BODY, URL, "not valid yet"),
+        ("tampered body", sign, BODY.replace(b"Ol", b"OL"), URL, "body does not match"),
+        ("other url", sign, BODY, URL.replace("inst_1", "inst_2"), "another URL"),
+        ("wrong issuer", lambda: sign(iss="Mallory"), BODY, URL, "issuer"),
+        ("no exp", lambda: sign(exp=None), BODY, URL, "exp or nbf"),
+        ("garbage", lambda: "not.a.jwt", BODY, URL, "well-formed"),
+        ("missing", lambda: "", BODY, URL, "missing"),
     ],
 )
-def test_rejections_match_the_official_receiver(case: str, token: str, body: bytes, url: str, reason: str) -> None:
+def test_rejections_match_the_official_receiver(
+    case: str, token: Callable[[], str], body: bytes, url: str, reason: str
+) -> None:
+    made = token()
     with pytest.raises(SignatureError):
-        receiver(token, body, url)
+        receiver(made, body, url)
     with pytest.raises(SignatureInvalid, match=reason):
-        ours(token, body, url)
+        ours(made, body, url)
 
 
 def test_alg_none_is_refused() -> None:
