@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["qstash", "inbound"]
+MODULES = ["qstash", "inbound", "relay"]
 
 
 def main(argv: list[str]) -> int:
