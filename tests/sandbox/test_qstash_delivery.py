@@ -191,6 +191,39 @@ def test_the_clock_endpoints(settings: dict[str, str]) -> None:
     assert bad.status_code == 400 and "seconds" in bad.json()["error"]
 
 
+def test_advancing_the_clock_says_what_fired(settings: dict[str, str], rx: HttpReceiver) -> None:
+    ok, flaky, dead, cron = (f"/{unique()}" for _ in range(4))
+    rx.respond(flaky, Reply(500, body=b"later"))
+    rx.respond(dead, Reply(404, body=b"gone"))
+    ok_id = publish(settings, url=rx.url_for(ok), body="1", delay="30s")
+    flaky_id = publish(settings, url=rx.url_for(flaky), body="2", delay="30s", retries=1, retry_delay="600000")
+    dead_id = publish(settings, url=rx.url_for(dead), body="3", delay="30s", retries=0)
+    qstash = client(settings)
+    schedule_id = qstash.schedule.create(destination=rx.url_for(cron), cron="* * * * *", body="tick")
+    try:
+        answer = advance(settings, 60)  # the delayed messages, and the schedule's next minute
+    finally:
+        qstash.schedule.delete(schedule_id)
+    assert answer["fired"] == len(answer["deliveries"])  # other tests' retries may fire too
+    mine = {d["url"]: d for d in answer["deliveries"] if d["url"] in {rx.url_for(p) for p in (ok, flaky, dead, cron)}}
+    assert len(mine) == 4, answer
+    assert mine[rx.url_for(ok)] == {
+        "messageId": ok_id, "url": rx.url_for(ok), "scheduleId": None, "kind": "message", "retried": 0,
+        "outcome": "delivered", "status": 200,
+    }  # fmt: skip
+    retry = mine[rx.url_for(flaky)]
+    assert (retry["messageId"], retry["outcome"], retry["status"]) == (flaky_id, "retry", 500)
+    assert retry["nextDelivery"] - answer["now"] > 500_000 and "500" in retry["error"]
+    (entry,) = qstash.dlq.list(filter={"message_id": dead_id}).messages
+    gone = mine[rx.url_for(dead)]
+    assert (gone["messageId"], gone["outcome"], gone["status"], gone["dlqId"]) == (dead_id, "dlq", 404, entry.dlq_id)
+    tick = mine[rx.url_for(cron)]
+    assert (tick["scheduleId"], tick["outcome"], tick["status"]) == (schedule_id, "delivered", 200)
+    assert [r.headers["upstash-message-id"] for r in rx.received(cron)] == [tick["messageId"]]
+    again = advance(settings, 0)["deliveries"]
+    assert [d for d in again if d["url"] in mine] == []  # nothing of these is due any more
+
+
 def test_deduplication_lasts_ten_minutes_of_sandbox_time(settings: dict[str, str], rx: HttpReceiver) -> None:
     qstash, path, dedup_id = client(settings), f"/{unique()}", unique("d")
     first = qstash.message.publish(url=rx.url_for(path), body="1", deduplication_id=dedup_id)

@@ -6,6 +6,11 @@ also allows; ``Authorization: Bearer <token>`` (or ``?_token=``); replies ``{"re
 ``{"error": "..."}``; with ``Upstash-Encoding: base64`` every string is base64 except the status
 reply ``OK``. Replies are raw RESP2, never redis-py's conversions. ``GET /_sandbox/stats`` counts
 requests and forwarded commands for the benchmarks.
+
+Commands Upstash does not serve over REST are refused with Upstash's own error (see
+:mod:`zapline.sandbox.upstash_commands`): the request answers 400, a pipeline entry is that error
+while the other commands run, a ``/multi-exec`` transaction is discarded whole. FLUSHALL empties
+this database only (QStash and the UAZAPI simulator keep theirs in databases 1 and 2).
 """
 
 from __future__ import annotations
@@ -24,19 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline.sandbox.resp import ConnectionLost, Pool, Reply, RespError, Status
+from zapline.sandbox.upstash_commands import refusal, rewrite
 
 __all__ = ["build"]
-
-# Commands that would change the state of a pooled connection, block it for good, or reach past
-# the one database an Upstash endpoint is. FLUSHALL is narrowed to FLUSHDB for the same reason.
-_REFUSED = frozenset(
-    {
-        "SELECT", "SWAPDB", "MOVE", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE",
-        "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "SYNC",
-        "PSYNC", "QUIT", "RESET", "HELLO", "AUTH", "SHUTDOWN", "REPLICAOF", "SLAVEOF", "DEBUG",
-        "CLIENT", "CONFIG", "MIGRATE",
-    }
-)  # fmt: skip
 
 
 class BadRequest(Exception):
@@ -65,13 +60,7 @@ def _arg(value: Any) -> bytes:
 def _command(raw: Any) -> list[bytes]:
     if not isinstance(raw, list) or not raw:
         raise BadRequest('ERR command must be a non-empty JSON array, e.g. ["GET", "key"]')
-    args = [_arg(v) for v in raw]
-    name = args[0].decode(errors="replace").upper()
-    if name in _REFUSED:
-        raise BadRequest(f"ERR command is not available over REST: {name}")
-    if name == "FLUSHALL":
-        args[0] = b"FLUSHDB"
-    return args
+    return [_arg(v) for v in raw]
 
 
 def _commands(raw: Any) -> list[list[bytes]]:
@@ -127,12 +116,15 @@ class Bridge:
                 body = [*segments, raw.decode()] if raw else segments
                 segments = []
             if not segments:
-                reply = await self._single(_command(body))
+                command = _command(body)
+                refused = refusal(command)
+                if refused:
+                    return self._respond({"error": refused}, 400)
+                reply = await self._single(rewrite(command))
                 status = 400 if isinstance(reply, RespError) else 200
                 return self._respond(_entry(reply, b64), status)
             if segments == ["pipeline"]:
-                replies = await self._pipeline(_commands(body))
-                return self._respond([_entry(r, b64) for r in replies])
+                return self._respond([_entry(r, b64) for r in await self._pipeline(_commands(body))])
             return await self._multi_exec(_commands(body), b64)
         except BadRequest as exc:
             return self._respond({"error": str(exc)}, 400)
@@ -148,12 +140,19 @@ class Bridge:
         return await self.pool.execute(*args)
 
     async def _pipeline(self, commands: list[list[bytes]]) -> list[Reply]:
-        self.stats.commands += len(commands)
-        return await self.pool.pipeline(commands)
+        """Not atomic, like Redis's: a refused command is an error in its place, the others run."""
+        refusals = [refusal(c) for c in commands]
+        run = [rewrite(c) for c, refused in zip(commands, refusals, strict=True) if refused is None]
+        self.stats.commands += len(run)
+        replies = iter(await self.pool.pipeline(run) if run else [])
+        return [RespError(refused) if refused else next(replies) for refused in refusals]
 
     async def _multi_exec(self, commands: list[list[bytes]], b64: bool) -> Response:
+        refused = next((r for r in map(refusal, commands) if r), None)
+        if refused:  # Upstash discards a transaction with an unsupported command as a whole
+            return self._respond({"error": refused}, 400)
         self.stats.commands += len(commands)
-        replies = await self.pool.pipeline([[b"MULTI"], *commands, [b"EXEC"]])
+        replies = await self.pool.pipeline([[b"MULTI"], *map(rewrite, commands), [b"EXEC"]])
         queued, result = replies[1:-1], replies[-1]
         if isinstance(result, RespError) or not isinstance(result, list):
             first = next((r.message for r in queued if isinstance(r, RespError)), None)

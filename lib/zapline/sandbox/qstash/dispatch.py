@@ -14,7 +14,9 @@ import asyncio
 import heapq
 import logging
 from collections import OrderedDict, deque
+from dataclasses import replace
 
+from zapline.sandbox.qstash.attempts import Attempt
 from zapline.sandbox.qstash.clock import Clock, real_ms
 from zapline.sandbox.qstash.config import Options
 from zapline.sandbox.qstash.delivery import Deliverer
@@ -55,7 +57,7 @@ class Dispatcher:
         self.flows: dict[str, FlowKey] = {}
         self.schedules: dict[str, Schedule] = {}
         self.dlq: dict[str, DlqEntry] = {}
-        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.inflight: dict[str, asyncio.Task[Attempt]] = {}
         self.attempts_started = 0
         self._seq = 0
         self._due: list[tuple[int, int, Message]] = []
@@ -63,7 +65,7 @@ class Dispatcher:
         self._flow_held: set[str] = set()
         self._global_active = 0
         self._global_wait: deque[Message] = deque()
-        self._watchers: list[list[asyncio.Task[None]]] = []
+        self._watchers: list[list[tuple[Message | None, asyncio.Task[Attempt]]]] = []  # see Engine.advance
         self._wake = asyncio.Event()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -208,33 +210,36 @@ class Dispatcher:
         task = asyncio.create_task(self._attempt(msg), name=f"qstash-attempt-{msg.id}")
         self.inflight[msg.id] = task
         for watcher in self._watchers:
-            watcher.append(task)
+            watcher.append((msg, task))
 
-    async def _attempt(self, msg: Message) -> None:
+    async def _attempt(self, msg: Message) -> Attempt:
         response = await self.deliverer.send(msg)  # cancelled at shutdown: nothing is recorded
         self.inflight.pop(msg.id, None)
         self._global_active -= 1
         try:
             self._release_flow(msg)
-            self._settle(msg, response)
+            return self._settle(msg, response)
         except Exception:
             log.exception("qstash: settling message %s failed", msg.id)
+            return Attempt.of(msg, "error", response)
         finally:
             self._pump_global()
 
-    def _settle(self, msg: Message, response: Response) -> None:
+    def _settle(self, msg: Message, response: Response) -> Attempt:
         now = self.clock.now()
+        attempt = Attempt.of(msg, "delivered", response)
         if response.ok:
             self.events.add(now, "DELIVERED", msg, response=response)
             callback = self._callback(msg, response, now)
             self.finish(msg, "DELIVERED", [("HDEL", MESSAGES, msg.id)], callback)
-            return
+            return attempt
         error = response.error or f"the destination answered {response.status}"
+        attempt = replace(attempt, error=error)
         self.events.add(now, "ERROR", msg, error=error, response=response)
         if msg.cancel_requested:
             self.events.add(now, "CANCELED", msg)
             self.finish(msg, "CANCELED", [("HDEL", MESSAGES, msg.id)])
-            return
+            return replace(attempt, outcome="canceled")
         if msg.retried < msg.max_retries and not is_non_retryable(response):
             callback = self._callback(msg, response, now)
             msg.due = now + retry_delay_ms(msg, response, real_ms())
@@ -245,7 +250,7 @@ class Dispatcher:
             if callback:
                 self.register(callback)
             self.arm(msg)
-            return
+            return replace(attempt, outcome="retry", next_delivery=msg.due)
         self.events.add(now, "FAILED", msg, error=error, response=response)
         entry = DlqEntry(self._new_dlq_id(now), msg, response, now)
         self.dlq[entry.dlq_id] = entry
@@ -261,6 +266,7 @@ class Dispatcher:
         self.finish(msg, "FAILED", commands, failure or callback)
         if also:
             self.register(also)
+        return replace(attempt, outcome="dlq", dlq_id=entry.dlq_id)
 
     def _callback(self, msg: Message, response: Response, now: int) -> Message | None:
         if msg.callback is None:

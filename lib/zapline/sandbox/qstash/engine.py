@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from zapline.sandbox.qstash import store
+from zapline.sandbox.qstash.attempts import Attempt
 from zapline.sandbox.qstash.config import Options
 from zapline.sandbox.qstash.destination import Target
 from zapline.sandbox.qstash.dispatch import Dispatcher
@@ -233,13 +234,14 @@ class Engine(Dispatcher):
                 log.exception("qstash: the scheduler loop failed; continuing")
                 await asyncio.sleep(0.1)
 
-    async def advance(self, seconds: float) -> tuple[int, int]:
+    async def advance(self, seconds: float) -> tuple[int, list[Attempt]]:
         """Move the clock ``seconds`` forward, stepping through every due instant on the way and
-        letting the attempts each step starts finish (bounded); returns (now, attempts started)."""
+        letting the attempts each step starts finish (bounded); returns (now, the attempts it started)."""
         async with self._advance_lock:
             target = self.clock.now() + int(seconds * 1000)
-            started = self.attempts_started
-            watched = list(self.inflight.values())  # attempts already running settle first
+            # attempts already running settle first; those appended from here on are what fired
+            watched: list[tuple[Message | None, asyncio.Task[Attempt]]] = [(None, t) for t in self.inflight.values()]
+            already = len(watched)
             self._watchers.append(watched)
             deadline = time.monotonic() + self.options.advance_wait_s
             try:
@@ -257,13 +259,19 @@ class Engine(Dispatcher):
                 self._watchers.remove(watched)
                 self._wake.set()
             await self.writer.write(("SET", store.CLOCK, str(self.clock.offset_ms)))
-            return self.clock.now(), self.attempts_started - started
+            return self.clock.now(), [_outcome(msg, task) for msg, task in watched[already:] if msg is not None]
 
 
-async def _finish_watched(watched: list[asyncio.Task[None]], deadline: float) -> None:
+def _outcome(msg: Message, task: asyncio.Task[Attempt]) -> Attempt:
+    if task.done() and not task.cancelled() and task.exception() is None:
+        return task.result()
+    return Attempt.of(msg, "pending" if not task.done() else "error")
+
+
+async def _finish_watched(watched: list[tuple[Message | None, asyncio.Task[Attempt]]], deadline: float) -> None:
     """Wait for the watched attempts, including those their outcomes start, until ``deadline``."""
     while True:
-        pending = [t for t in watched if not t.done()]
+        pending = [t for _, t in watched if not t.done()]
         remaining = deadline - time.monotonic()
         if not pending or remaining <= 0:
             return

@@ -13,8 +13,9 @@ instance, owner 5511999990000) and ``UAZAPI_ADMIN_TOKEN`` (for ``POST /instance/
   customers writing in (see :mod:`zapline.sandbox.uazapi.sandbox_api`).
 
 Webhooks are built with :mod:`zapline.sandbox.uazapi.payloads` (the structure of real captures).
-State is kept in memory only: a restarted simulator has forgotten instances other than the default
-one, webhooks, sends and files.
+With ``redis_url`` (the supervisor gives it the sandbox Redis's database 2) instances, webhooks,
+messages and the sent log survive a restart (see :mod:`zapline.sandbox.uazapi.store`); counters,
+injected faults and webhook errors do not. Without it, everything lives in memory only.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def build(options: dict[str, Any]) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await simulator.start()
         try:
             yield
         finally:

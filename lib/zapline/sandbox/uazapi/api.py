@@ -3,7 +3,8 @@
 Instance endpoints take header ``token``; ``/instance/init`` and ``/instance/all`` take
 ``admintoken``. Sends answer 200 with the stored Message object, or ``{"error": ...}`` with 400,
 401, 413, 415, 429 (with ``Retry-After``) or 500. ``/message/find`` searches what the simulator
-sent and received (UAZAPI keeps 7 days; the simulator, until it restarts).
+sent and received (UAZAPI keeps 7 days; the simulator, the last 5,000 per instance, across restarts
+when it has Redis).
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ async def webhook_set(request: Request, instance: Instance) -> Response:
         configure(instance, await json_body(request))
     except WebhookConfigError as exc:
         raise ApiError(exc.status, exc.message) from None
+    await simulator(request).store.instance(instance)
     return reply([hook.to_json(instance.id) for hook in instance.webhooks])
 
 
@@ -154,7 +156,7 @@ async def instance_init(request: Request) -> Response:
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ApiError(400, "Missing name")
-    instance, _ = simulator(request).registry.add(secrets.token_hex(18), name=name.strip())
+    instance, _ = await simulator(request).add_instance(secrets.token_hex(18), name=name.strip())
     return reply(
         {
             "response": "Instance created successfully",

@@ -11,6 +11,7 @@ __all__ = ["Options"]
 @dataclass(frozen=True)
 class Options:
     instance_token: str  # the default instance's token (``UAZAPI_INSTANCE_TOKEN``)
+    redis_url: str = ""  # where its memory survives restarts (the supervisor: database 2); empty: memory only
     admin_token: str = ""  # ``admintoken`` for /instance/init; empty disables it
     owner: str = "5511999990000"  # the default instance's own WhatsApp number
     instance_name: str = "demo"

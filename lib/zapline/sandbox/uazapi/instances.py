@@ -1,8 +1,8 @@
 """The simulator's instances: token, owner, webhooks, delivery errors and the messages it knows.
 
-Everything lives in memory: the sandbox UAZAPI forgets its instances (but the default one), webhooks
-and messages when it restarts, as the real one forgets ``/webhook/errors``. Whoever starts it
-configures webhooks again (``zapline instances connect``).
+Instances, their webhooks, contacts and messages are kept in Redis as well when the simulator has
+one (see :mod:`zapline.sandbox.uazapi.store`), so a restarted sandbox still knows them; delivery
+errors (``/webhook/errors``) and counters live in memory only, as the real UAZAPI forgets its errors.
 """
 
 from __future__ import annotations
@@ -115,10 +115,15 @@ class Instance:
             profile_name=self.profile_name,
         )
 
-    def remember(self, message: KnownMessage) -> None:
+    def remember(self, message: KnownMessage) -> list[str]:
+        """Keep ``message``; returns the ids of the oldest messages forgotten to make room."""
         self.messages[message.messageid] = message
+        forgotten: list[str] = []
         while len(self.messages) > MAX_KNOWN:
-            del self.messages[next(iter(self.messages))]
+            oldest = next(iter(self.messages))
+            del self.messages[oldest]
+            forgotten.append(oldest)
+        return forgotten
 
     def find(self, message_id: str) -> KnownMessage | None:
         """By bare messageid or ``<owner>:<messageid>``."""
@@ -161,6 +166,10 @@ class Registry:
         instance = Instance(token=token, name=name, owner=owner or _owner_for(name))
         self._by_token[token] = instance
         return instance, True
+
+    def restore(self, instance: Instance) -> None:
+        """Put back an instance loaded from Redis (it replaces one with the same token)."""
+        self._by_token[instance.token] = instance
 
     def by_token(self, token: str) -> Instance | None:
         return self._by_token.get(token) if token else None

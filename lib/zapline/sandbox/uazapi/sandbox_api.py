@@ -55,7 +55,7 @@ async def add_instance(request: Request) -> Response:
     if not isinstance(token, str) or not token or not isinstance(owner, str) or not isinstance(name, str):
         raise ApiError(400, 'send {"token": "...", "owner"?: "<digits>", "name"?: "..."}')
     digits = "".join(ch for ch in owner if ch.isdigit())
-    instance, created = simulator(request).registry.add(token, name=name, owner=digits or "5511999990000")
+    instance, created = await simulator(request).add_instance(token, name=name, owner=digits or "5511999990000")
     info = {k: v for k, v in instance.info().items() if k != "token"}
     return reply(info, 201 if created else 200)
 
@@ -106,7 +106,7 @@ async def customer_message(request: Request) -> Response:
 
 
 async def file(request: Request) -> Response:
-    stored = simulator(request).files.get(request.path_params["name"])
+    stored = simulator(request).stored_file(request.path_params["name"])
     if stored is None:
         raise ApiError(404, "File not found or expired")
     return Response(stored.data, media_type=stored.mimetype.split(";")[0].strip())

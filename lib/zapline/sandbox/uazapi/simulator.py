@@ -9,6 +9,7 @@ instance's webhooks that want it. No webhook configured: nothing is posted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from typing import Any
@@ -17,11 +18,12 @@ from zapline.sandbox.uazapi.config import Options
 from zapline.sandbox.uazapi.customers import build_customer_message
 from zapline.sandbox.uazapi.echo import api_response, echo_webhook, known_message, sent_record
 from zapline.sandbox.uazapi.faults import FaultBook
-from zapline.sandbox.uazapi.files import StoredFile, prepare
+from zapline.sandbox.uazapi.files import DownloadError, StoredFile, prepare
 from zapline.sandbox.uazapi.instances import Instance, Registry
 from zapline.sandbox.uazapi.outgoing import Outgoing
 from zapline.sandbox.uazapi.payloads import now_ms, wa_id
 from zapline.sandbox.uazapi.stats import Stats
+from zapline.sandbox.uazapi.store import Store
 from zapline.sandbox.uazapi.webhooks import Delivery, Dispatcher
 
 __all__ = ["Simulator"]
@@ -33,12 +35,29 @@ class Simulator:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.registry = Registry()
-        self.registry.add(options.instance_token, name=options.instance_name, owner=options.owner)
+        self.default, _ = self.registry.add(options.instance_token, name=options.instance_name, owner=options.owner)
         self.stats = Stats()
         self.faults = FaultBook()
         self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=options.max_sent)  # (instance id, record)
         self.files: dict[str, StoredFile] = {}
         self.dispatcher = Dispatcher(options, self.stats)
+        self.store = Store(options.redis_url, max_sent=options.max_sent)
+
+    async def start(self) -> None:
+        """Take back what the simulator knew before a restart (nothing without Redis)."""
+        saved = await self.store.load()
+        for instance in saved.instances:
+            self.registry.restore(instance)
+        self.sent.extend(saved.sent)
+        if self.registry.by_token(self.options.instance_token) is self.default:
+            await self.store.instance(self.default)
+
+    async def add_instance(self, token: str, *, name: str = "", owner: str = "") -> tuple[Instance, bool]:
+        """The instance with this token, created (and stored) if new; ``(instance, created)``."""
+        instance, created = self.registry.add(token, name=name, owner=owner)
+        if created:
+            await self.store.instance(instance)
+        return instance, created
 
     def base_url(self, request_base: str) -> str:
         return (self.options.public_url or request_base).rstrip("/")
@@ -50,6 +69,22 @@ class Simulator:
         while len(self.files) > MAX_FILES:
             del self.files[next(iter(self.files))]
         return f"{base_url}/_sandbox/files/{stored.name}"
+
+    def stored_file(self, name: str) -> StoredFile | None:
+        """The file behind a link; after a restart, made again from the message it belongs to."""
+        found = self.files.get(name)
+        if found is not None:
+            return found
+        message_id, _, extension = name.rpartition(".")
+        for instance in self.registry.all():
+            message = instance.find(message_id)
+            if message is None:
+                continue
+            with contextlib.suppress(DownloadError):
+                again = prepare(message, generate_mp3=extension == "mp3")
+                if again.name == name:
+                    return again
+        return None
 
     async def send(self, instance: Instance, out: Outgoing, base_url: str) -> dict[str, Any]:
         """Accept a validated send: record it, answer with the stored Message, echo it later."""
@@ -71,8 +106,8 @@ class Simulator:
             file_url=file_url,
         )
         known.wire = echo["message"]
-        instance.remember(known)
         record = sent_record(out, instance=instance.name, message_id=message_id, received_ms=received)
+        await self.store.message(instance, known, instance.remember(known), sent=record)
         self.sent.append((instance.id, record))
         for stats in (self.stats, instance.stats):
             stats.add("sends")
@@ -114,7 +149,7 @@ class Simulator:
         """Build a customer's message, POST it to the instance's webhooks now, report what came of it."""
         payload, known = build_customer_message(instance, instance.builder(base_url), body)
         known.wire = payload["message"]
-        instance.remember(known)
+        await self.store.message(instance, known, instance.remember(known))
         self.stats.add("customer_messages")
         instance.stats.add("customer_messages")
         deliveries: list[Delivery] = await self.dispatcher.deliver(instance, payload)
@@ -135,3 +170,4 @@ class Simulator:
 
     async def aclose(self) -> None:
         await self.dispatcher.aclose()
+        await self.store.close()

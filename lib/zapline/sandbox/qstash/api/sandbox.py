@@ -2,7 +2,12 @@
 
 No token is needed (the sandbox binds loopback only); a valid one is accepted all the same.
 ``advance`` answers once every attempt that became due has finished (bounded by ``advance_wait_s``)
-with ``{"now": <virtual ms>, "fired": <attempts started>}``.
+with ``{"now": <virtual ms>, "fired": <attempts started>, "deliveries": [...]}``: one entry per
+attempt, in the order they started, ``{"messageId", "url", "scheduleId" (or null), "kind"
+(message, callback, failure_callback), "retried", "outcome", "status"}`` plus ``error``,
+``nextDelivery`` (for ``retry``) and ``dlqId`` (for ``dlq``) where they apply. ``outcome`` is one of
+``delivered``, ``retry`` (another attempt is scheduled), ``dlq`` (given up), ``canceled``,
+``pending`` (still running when the wait ran out) or ``error`` (the sandbox failed to settle it).
 """
 
 from __future__ import annotations
@@ -35,5 +40,5 @@ async def advance(request: Request) -> Response:
         or not 0 <= seconds <= MAX_ADVANCE_S
     ):
         raise ApiError(400, f'the body must be {{"seconds": N}} with 0 <= N <= {MAX_ADVANCE_S}')
-    now, fired = await engine(request).advance(float(seconds))
-    return reply({"now": now, "fired": fired})
+    now, attempts = await engine(request).advance(float(seconds))
+    return reply({"now": now, "fired": len(attempts), "deliveries": [a.api() for a in attempts]})
