@@ -7,6 +7,10 @@
 
 A duplicate (UAZAPI re-sent the webhook, or QStash retried after a 503) stores nothing and
 publishes again with the same idempotency key: Centrifugo drops the copy if the first got through.
+
+The instance's own chat ("message yourself") is checked like any webhook, then acknowledged as
+``self_chat`` with nothing stored: it is the owner's, not a lead's. Group membership changes
+(``groups`` events) become ``group_event`` messages of the group's conversation.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from zapline.store.ingest import (
     ingest_connection,
     ingest_message,
     ingest_receipts,
+    ingest_self_chat,
     ingest_unknown,
 )
 from zapline.store.registry import InstanceRef, parse_instance_key
-from zapline.uazapi.events import ConnectionEvent, MessagesEvent, ReceiptEvent, parse_event
-from zapline.uazapi.normalize import normalize_message
+from zapline.uazapi.events import ConnectionEvent, GroupEvent, MessagesEvent, ReceiptEvent, parse_event
+from zapline.uazapi.normalize import WhatsAppMessage, normalize_group_event, normalize_message
+from zapline.uazapi.phones import e164
 
 __all__ = ["routes"]
 
@@ -41,26 +47,22 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
     retry = delivery.retried > 0  # receipts: the first attempt may have changed, but not shown, them
     if isinstance(event, MessagesEvent):
         message = normalize_message(event)
-        said = message.vote if message.kind == "poll_vote" else message.text
-        inbound = not message.from_me
-        result = await ingest_message(
-            ref,
-            event.token,
-            message,
-            nps_score=automation.nps_score(said) if inbound else None,
-            opt_out=inbound and message.kind == "text" and automation.opt_out_keyword(said),
-        )
-        await automation.cancel_quietly(result.cancel)  # the lead wrote: the armed follow-up is stale
-        # a duplicate publishes again: if the first delivery stored it but could not publish, this
-        # shows it; if it did, Centrifugo's idempotency key drops the copy
-        await _publish_message(ref, message.wa_id, result)
-        answer = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
-        if result.nps_score is not None:
-            answer["nps_score"] = result.nps_score
-        if result.opted_out:
-            answer["opted_out"] = True
+        if message.self_chat:  # "message yourself": the owner's notes, not a lead (nothing stored)
+            await ingest_self_chat(ref, event.token)
+            answer: dict[str, Any] = {"outcome": "self_chat"}
+        else:
+            answer = await _ingest_message(ref, event.token, message)
+    elif isinstance(event, GroupEvent):
+        change = normalize_group_event(event)
+        if change is None:  # a group's name, description or settings: not shown yet
+            await ingest_unknown(ref, event.token, f"groups:{event.type}")
+            return {"outcome": "ignored"}
+        answer = await _ingest_message(ref, event.token, change)
     elif isinstance(event, ReceiptEvent):
         status = event.status
+        if _own_chat(event.event.chat, event.owner):
+            await ingest_self_chat(ref, event.token)
+            return {"outcome": "self_chat"}
         if status is None:
             await ingest_unknown(ref, event.token, f"messages_update:{event.state or event.type}")
             return {"outcome": "ignored"}
@@ -73,6 +75,8 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
             ref, event.token, state.status if state else "", state.last_disconnect_reason if state else ""
         )
         data = {"type": "instance.status", "instance_id": ref.instance_id, "status": result.status}
+        if state and state.last_disconnect_reason:
+            data["reason"] = state.last_disconnect_reason
         await realtime.broadcast([realtime.inbox_channel(ref.org_id)], data, idempotency_key=_key(ref, delivery))
         answer = {"outcome": "connection", "status": result.status}
     else:
@@ -80,6 +84,32 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
         answer = {"outcome": "ignored", "event_type": event.event_type[:64]}
     log.info("ingested", org=ref.org_id, instance=ref.instance_id, qstash_message_id=delivery.message_id, **answer)
     return answer
+
+
+async def _ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage) -> dict[str, Any]:
+    answered = message.vote if message.kind in ("poll_vote", "list_response") and message.vote else message.text
+    inbound = not message.from_me
+    result = await ingest_message(
+        ref,
+        token,
+        message,
+        nps_score=automation.nps_score(answered) if inbound else None,
+        opt_out=inbound and message.kind == "text" and automation.opt_out_keyword(message.text),
+    )
+    await automation.cancel_quietly(result.cancel)  # the lead wrote: the armed follow-up is stale
+    # a duplicate publishes again: if the first delivery stored it but could not publish, this
+    # shows it; if it did, Centrifugo's idempotency key drops the copy
+    await _publish_message(ref, message.wa_id, result)
+    answer: dict[str, Any] = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
+    if result.nps_score is not None:
+        answer["nps_score"] = result.nps_score
+    if result.opted_out:
+        answer["opted_out"] = True
+    return answer
+
+
+def _own_chat(chat_jid: str, owner: str) -> bool:
+    return bool(owner) and e164(chat_jid) is not None and e164(chat_jid) == e164(owner)
 
 
 def _key(ref: InstanceRef, delivery: Delivery) -> str:
@@ -94,6 +124,8 @@ async def _publish_message(ref: InstanceRef, wa_id: str, result: IngestResult) -
     kind = "message.created" if created else "message.updated"
     channels = [realtime.inbox_channel(ref.org_id), realtime.conversation_channel(ref.org_id, conversation["id"])]
     data = {"type": kind, "conversation": conversation, "message": message}
+    if result.poll:  # a vote: its poll's new tally travels with it (one broadcast)
+        data["poll"] = result.poll
     await realtime.broadcast(channels, data, idempotency_key=f"{ref.instance_id}:{wa_id}")
 
 

@@ -14,12 +14,19 @@ from zapline.store.registry import InstanceRef
 from zapline.store.scripts import Script, script_json
 from zapline.uazapi.normalize import WhatsAppMessage
 
-__all__ = ["IngestResult", "ingest_connection", "ingest_message", "ingest_receipts", "ingest_unknown"]
+__all__ = [
+    "IngestResult",
+    "ingest_connection",
+    "ingest_message",
+    "ingest_receipts",
+    "ingest_self_chat",
+    "ingest_unknown",
+]
 
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcome: str  # stored | duplicate | echo | updated | parked | receipts | connection | ignored
+    outcome: str  # stored | duplicate | echo | updated | parked | receipts | connection | ignored | self_chat
     original: str | None = None  # duplicate: what the first delivery published (created | updated)
     message: dict[str, Any] | None = None
     conversation: dict[str, Any] | None = None
@@ -31,6 +38,7 @@ class IngestResult:
     cancel: str | None = None  # a QStash follow-up message the lead's reply made stale
     nps_score: int | None = None
     opted_out: bool = False
+    poll: dict[str, Any] | None = None  # a vote: the poll it answers, with its tally updated
 
 
 async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) -> dict[str, Any]:
@@ -83,6 +91,7 @@ async def ingest_message(
         cancel=result.get("cancel") or None,
         nps_score=result.get("nps_score"),
         opted_out=bool(result.get("opted_out")),
+        poll=result.get("poll"),
     )
 
 
@@ -105,6 +114,12 @@ async def ingest_connection(ref: InstanceRef, token: str, status: str, reason: s
 async def ingest_unknown(ref: InstanceRef, token: str, event_type: str) -> IngestResult:
     await _run(ref, token, "unknown", 0, event_type=event_type[:64])
     return IngestResult(outcome="ignored")
+
+
+async def ingest_self_chat(ref: InstanceRef, token: str) -> IngestResult:
+    """The instance's own chat: the instance and token are checked, nothing is stored."""
+    await _run(ref, token, "self_chat", 0)
+    return IngestResult(outcome="self_chat")
 
 
 async def record_sent(org_id: str, message_id: str, wa_id: str | None, timestamp: int | None) -> dict[str, Any]:

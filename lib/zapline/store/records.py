@@ -78,6 +78,7 @@ class Message(_Record):
     sender_phone: str | None = None
     sender_name: str | None = None
     reactions: dict[str, str] | None = None
+    tally: dict[str, int] | None = Field(None, description="a poll: votes per option, each voter's latest vote")
     edits: list[dict[str, Any]] | None = None
     edited_at: int | None = None
     deleted: bool = False

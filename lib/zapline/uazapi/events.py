@@ -1,24 +1,30 @@
 """UAZAPI webhook payloads as typed models, parsed leniently where UAZAPI is loose.
 
 Real traffic is a flat envelope (``EventType``, ``token``, ``owner``, ``instanceName``, ``BaseUrl``)
-plus ``chat``/``message`` (messages), ``event``/``state`` (receipts) or ``instance`` (connection).
-Booleans sometimes arrive as ``"True"``/``"False"``, receipt timestamps as strings in seconds while
-message timestamps are integers in milliseconds; every field we do not use is ignored.
+plus ``chat``/``message`` (messages), ``event``/``state`` (receipts), ``instance`` (connection) or
+``event`` (groups). Booleans sometimes arrive as ``"True"``/``"False"``, receipt timestamps as
+strings in seconds, group ones as ISO-8601, message ones as integers in milliseconds; every field we
+do not use is ignored.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import time
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from zapline.errors import InvalidPayload
+from zapline.jsonsafe import JSONTooDeep, loads_limited
 
 __all__ = [
     "ChatInfo",
     "ConnectionEvent",
     "Envelope",
+    "GroupEvent",
+    "GroupInfo",
     "MessageInfo",
     "MessagesEvent",
     "Receipt",
@@ -38,18 +44,46 @@ def _bool(value: Any) -> Any:
     return False if value is None else value
 
 
+# The timestamps we accept: from WhatsApp's launch to a day ahead of our clock. Outside that, a
+# value is junk (Infinity, 1e400, a year-5000 or negative one) that would break dates and order.
+EARLIEST_MS = 1_230_768_000_000  # 2009-01-01T00:00:00Z
+AHEAD_MS = 86_400_000
+
+
 def _epoch_ms(value: Any) -> Any:
-    """Seconds or milliseconds, as a number or a numeric string, to milliseconds; 0 when absent."""
+    """Seconds or milliseconds, as a number or a numeric string, to milliseconds; 0 when absent.
+
+    An ISO-8601 string (``groups`` events) is read too. Anything else, or a time outside
+    2009-01-01 .. now + 1 day, is refused (``ValueError``: pydantic names the field).
+    """
     if value is None or value == "":
         return 0
+    if isinstance(value, bool):
+        raise ValueError("a timestamp is a number, not a boolean")
+    if not isinstance(value, int | float | str):
+        return value  # let pydantic report it
     if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return value  # let pydantic report it
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value * 1000) if 0 < value < 100_000_000_000 else int(value)
-    return value
+        value = _number_or_iso(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("timestamp is not a finite number")
+    if value == 0:
+        return 0
+    ms = value * 1000 if 0 < value < 100_000_000_000 else value
+    if not EARLIEST_MS <= ms <= time.time() * 1000 + AHEAD_MS:
+        raise ValueError("timestamp is outside 2009-01-01 .. now + 1 day")
+    return int(ms)
+
+
+def _number_or_iso(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("not a timestamp (epoch seconds, milliseconds or ISO-8601)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def _id_list(value: Any) -> Any:
@@ -176,12 +210,41 @@ class ConnectionEvent(Envelope):
     type: str = ""
 
 
-UazapiEvent = MessagesEvent | ReceiptEvent | ConnectionEvent | Envelope
+JidList = Annotated[list[str], BeforeValidator(_id_list)]
+
+
+class GroupInfo(_Model):
+    """whatsmeow's ``events.GroupInfo``: one change to a group (members, name, settings...)."""
+
+    jid: str = Field("", alias="JID")
+    sender: str = Field("", alias="Sender")
+    sender_pn: str = Field("", alias="SenderPN")
+    timestamp: EpochMs = Field(0, alias="Timestamp")  # ISO-8601 here, unlike every other event
+    join: JidList = Field(default_factory=list, alias="Join")
+    leave: JidList = Field(default_factory=list, alias="Leave")
+    join_reason: str = Field("", alias="JoinReason")
+    participant_version: str = Field("", alias="ParticipantVersionID")
+
+
+class GroupEvent(Envelope):
+    event: GroupInfo
+    type: str = ""
+
+    @property
+    def change_id(self) -> str:
+        """A stable id for this change (it has no WhatsApp id): the same webhook twice, the same id."""
+        e = self.event
+        parts = [e.jid, e.participant_version, str(e.timestamp), ",".join(e.join), "|", ",".join(e.leave)]
+        return "group-" + hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24].upper()
+
+
+UazapiEvent = MessagesEvent | ReceiptEvent | ConnectionEvent | GroupEvent | Envelope
 
 _MODELS: dict[str, type[Envelope]] = {
     "messages": MessagesEvent,
     "messages_update": ReceiptEvent,
     "connection": ConnectionEvent,
+    "groups": GroupEvent,
 }
 
 
@@ -191,7 +254,9 @@ def parse_event(body: bytes) -> UazapiEvent:
     Unknown ``EventType`` values parse as a bare :class:`Envelope`: acknowledged, never failed.
     """
     try:
-        data = json.loads(body)
+        data = loads_limited(body)
+    except JSONTooDeep as exc:
+        raise InvalidPayload(f"body is {exc}: not a UAZAPI webhook", field="body") from None
     except ValueError as exc:
         raise InvalidPayload(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from zapline.errors import InvalidPayload
-from zapline.uazapi.events import MessageInfo, MessagesEvent
-from zapline.uazapi.phones import e164, is_group_jid
+from zapline.uazapi.events import GroupEvent, MessageInfo, MessagesEvent
+from zapline.uazapi.phones import display_jid, e164, is_group_jid
 
-__all__ = ["WhatsAppMessage", "normalize_message"]
+__all__ = ["WhatsAppMessage", "normalize_group_event", "normalize_message"]
 
 # UAZAPI messageType → our kind. ``type``/``mediaType`` refine it below.
 _KINDS = {
@@ -64,6 +64,7 @@ _MEDIA_FIELDS = {
     "vcard": "vcard",
     "isAnimated": "animated",
 }
+_LOCATION_FIELDS = {"name": "name", "address": "address", "URL": "url", "comment": "comment"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class WhatsAppMessage:
     chat_jid: str
     timestamp: int  # ms, WhatsApp's clock
     kind: str  # text, image, audio, video, document, sticker, location, contact, reaction, poll,
-    # poll_vote, list_response, button_response, edit, revoke, album, protocol, unknown
+    # poll_vote, list_response, button_response, edit, revoke, album, protocol, group_event, unknown
     text: str
     from_me: bool
     sent_by_api: bool
@@ -92,6 +93,7 @@ class WhatsAppMessage:
     media: dict[str, Any] | None
     track_id: str | None
     raw_type: str
+    self_chat: bool = False  # the instance's own number ("message yourself"): not a lead
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -124,11 +126,38 @@ def _media(message: MessageInfo, kind: str) -> dict[str, Any] | None:
     if kind not in ("image", "audio", "video", "document", "sticker", "location", "contact"):
         return None
     content = message.content if isinstance(message.content, dict) else {}
-    media = {ours: content[theirs] for theirs, ours in _MEDIA_FIELDS.items() if content.get(theirs) not in (None, "")}
+    fields = {**_MEDIA_FIELDS, **_LOCATION_FIELDS} if kind == "location" else _MEDIA_FIELDS
+    media = {ours: content[theirs] for theirs, ours in fields.items() if _scalar(content.get(theirs))}
     media["media_type"] = message.media_type or kind
     if kind in ("image", "audio", "video", "document", "sticker"):
         media["downloaded"] = False  # fetched on demand through UAZAPI's /message/download
     return media
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and value != ""
+
+
+def _content_text(message: MessageInfo, *fields: str) -> str:
+    """The non-empty ``content`` strings among ``fields``, one per line."""
+    content = message.content if isinstance(message.content, dict) else {}
+    values = (content.get(f) for f in fields)
+    return "\n".join(v.strip() for v in values if isinstance(v, str) and v.strip())
+
+
+def _text(message: MessageInfo, kind: str) -> str:
+    """What the message says; for choices and places that have no text of their own, what was chosen."""
+    if message.text:
+        return message.text
+    if kind == "poll_vote":
+        return message.vote
+    if kind == "list_response":  # the row's title and description, as the lead saw them
+        return _content_text(message, "title", "description") or message.vote
+    if kind == "button_response":
+        return _content_text(message, "selectedDisplayText") or message.vote
+    if kind == "location":
+        return _content_text(message, "name", "address")
+    return ""
 
 
 def _target(message: MessageInfo, kind: str) -> str | None:
@@ -179,7 +208,7 @@ def normalize_message(event: MessagesEvent) -> WhatsAppMessage:
         chat_jid=chat_jid,
         timestamp=message.timestamp or int(time.time() * 1000),
         kind=kind,
-        text=message.vote if kind == "poll_vote" and not message.text else message.text,
+        text=_text(message, kind),
         from_me=message.from_me,
         sent_by_api=message.was_sent_by_api,
         is_group=is_group,
@@ -196,4 +225,55 @@ def normalize_message(event: MessagesEvent) -> WhatsAppMessage:
         media=_media(message, kind),
         track_id=message.track_id or None,
         raw_type=message.message_type or message.type,
+        self_chat=not is_group and _is_self_chat(event, phone, lid),
+    )
+
+
+def _is_self_chat(event: MessagesEvent, phone: str | None, lid: str | None) -> bool:
+    """The chat with the instance's own number: by phone, or (ours, sent there) by the owner's LID."""
+    owner = e164(event.owner) or (e164(event.message.sender_pn) if event.message.from_me else None)
+    if phone and owner and phone == owner:
+        return True
+    return bool(event.message.from_me and lid and lid == event.message.sender_lid)
+
+
+def normalize_group_event(event: GroupEvent) -> WhatsAppMessage | None:
+    """Members joining or leaving a group, as a ``group_event`` message of its conversation.
+
+    Other group changes (name, description, settings) give None: they are acknowledged only.
+    """
+    info = event.event
+    if not is_group_jid(info.jid) or not (info.join or info.leave):
+        return None
+    actor = e164(info.sender_pn) or e164(info.sender)
+    lines = []
+    for jid in info.join:
+        who = display_jid(jid)
+        by_other = actor and actor != e164(jid) and info.join_reason != "invite"
+        lines.append(f"{actor} adicionou {who}" if by_other else f"{who} entrou")
+    for jid in info.leave:
+        who = display_jid(jid)
+        lines.append(f"{actor} removeu {who}" if actor and actor != e164(jid) else f"{who} saiu")
+    return WhatsAppMessage(
+        wa_id=event.change_id,
+        chat_jid=info.jid,
+        timestamp=info.timestamp or int(time.time() * 1000),
+        kind="group_event",
+        text="\n".join(lines),
+        from_me=False,
+        sent_by_api=False,
+        is_group=True,
+        phone=None,
+        lid=None,
+        contact_name=None,
+        group_name=None,
+        sender_phone=actor,
+        sender_name=None,
+        target=None,
+        quoted=None,
+        vote=None,
+        option_id=None,
+        media={k: [display_jid(j) for j in jids] for k, jids in (("joined", info.join), ("left", info.leave)) if jids},
+        track_id=None,
+        raw_type=f"groups:{event.type or 'Group'}",
     )

@@ -7,9 +7,10 @@ carries a device suffix). ``…@lid`` is an opaque linked id that does not conta
 
 from __future__ import annotations
 
-__all__ = ["e164", "is_group_jid", "jid_digits"]
+__all__ = ["display_jid", "e164", "is_group_jid", "jid_digits"]
 
 _PERSON_SERVERS = ("", "s.whatsapp.net", "c.us")
+_DIGITS = frozenset("0123456789")
 
 
 def jid_digits(jid: str | None) -> str | None:
@@ -19,7 +20,7 @@ def jid_digits(jid: str | None) -> str | None:
     user, _, server = jid.strip().partition("@")
     if server not in _PERSON_SERVERS:
         return None
-    digits = "".join(ch for ch in user.split(":", 1)[0] if ch.isdigit())
+    digits = "".join(ch for ch in user.split(":", 1)[0] if ch in _DIGITS)  # not str.isdigit: "²" is one
     return digits if 8 <= len(digits) <= 15 else None
 
 
@@ -39,3 +40,8 @@ def e164(jid_or_phone: str | None) -> str | None:
 
 def is_group_jid(jid: str | None) -> bool:
     return bool(jid) and str(jid).endswith("@g.us")
+
+
+def display_jid(jid: str | None) -> str:
+    """How to name a participant in text: its E.164 phone, else the JID as it came (a LID)."""
+    return e164(jid) or (jid or "").strip() or "?"

@@ -1,5 +1,6 @@
 -- Store one UAZAPI event atomically, in one round trip.
--- ops: message | receipts | connection | unknown (webhooks), and sent (UAZAPI's answer to our send).
+-- ops: message | receipts | connection | unknown | self_chat (webhooks), and sent (UAZAPI's answer to
+-- our send).
 -- Returns a JSON string.
 
 local function reply(t)
@@ -9,8 +10,9 @@ end
 
 -- A webhook's instance must exist, the key's secret must match and so must the body's token.
 if op ~= 'sent' then
-  local inst = redis.call('HMGET', P .. 'instance:' .. a.instance_id, 'key_hash', 'token', 'timezone')
-  if not inst[1] or inst[1] ~= a.key_hash then
+  -- prev_key_hash: the key before the last rotation, for webhooks QStash still holds for it
+  local inst = redis.call('HMGET', P .. 'instance:' .. a.instance_id, 'key_hash', 'token', 'timezone', 'prev_key_hash')
+  if not inst[1] or (inst[1] ~= a.key_hash and inst[4] ~= a.key_hash) then
     return cjson.encode({error = 'unknown_instance'})
   end
   if inst[2] ~= a.token then
@@ -59,6 +61,19 @@ local function apply_op(rec, e)
   end
 end
 
+-- A poll vote counted on its poll: a voter's latest vote (WhatsApp time) replaces the earlier one.
+local function apply_vote(poll, e)
+  local votes = poll.votes or {}
+  local prev = votes[e.who]
+  if prev and (tonumber(prev.at) or 0) > e.timestamp then return end
+  if e.text == '' then votes[e.who] = nil else votes[e.who] = {option = e.text, at = e.timestamp} end
+  local tally = {}
+  for _, option in ipairs(poll.media and poll.media.options or {}) do tally[option] = 0 end
+  for _, v in pairs(votes) do tally[v.option] = (tally[v.option] or 0) + 1 end
+  poll.votes = next(votes) and votes or nil
+  poll.tally = next(tally) and tally or nil
+end
+
 -- Receipts, edits, reactions and deletions that arrived before this message.
 local function apply_early(rec, wa_id)
   local key = early_key(wa_id)
@@ -69,6 +84,8 @@ local function apply_early(rec, wa_id)
     local e = cjson.decode(raw)
     if e.status then
       if (RANK[e.status] or 0) > (RANK[rec.status] or 0) then rec.status = e.status end
+    elseif e.op == 'vote' then
+      apply_vote(rec, e)  -- the vote is a message of its own: its id stays its own
     else
       apply_op(rec, e)
       redis.call('SET', wa_key(e.wa_id), rec.id)
@@ -152,6 +169,11 @@ if op == 'unknown' then
   return reply({outcome = 'ignored'})
 end
 
+if op == 'self_chat' then
+  -- the instance's own number ("message yourself"): authenticated above, stored nowhere
+  return reply({outcome = 'self_chat'})
+end
+
 -- op == 'message'
 local m = a.message
 local alias = wa_key(m.wa_id)
@@ -193,6 +215,12 @@ if m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke')
   apply_op(rec, e)
   save(rec)
   redis.call('SET', alias, rec.id)
+  if m.kind == 'edit' then  -- the latest message edited: the inbox shows the new text
+    local conv_key = P .. 'conv:' .. rec.conversation_id
+    if rec.timestamp >= (tonumber(redis.call('HGET', conv_key, 'last_message_at')) or 0) then
+      redis.call('HSET', conv_key, 'preview', preview(rec))
+    end
+  end
   return reply({outcome = 'updated', message = rec, conversation = conv_summary(rec.conversation_id)})
 end
 
@@ -217,7 +245,7 @@ if not m.is_group then
     end
     redis.call('HSET', P .. 'lead:' .. lead_id, 'id', lead_id, 'phone', m.phone or '', 'lid', m.lid or '',
                'name', m.contact_name or '', 'instance_id', a.instance_id, 'chat_jid', m.chat_jid,
-               'created_at', a.now)
+               'created_at', a.now, 'first_message_at', m.timestamp, 'counted_day', a.day)
     count('new_leads')
   end
 end
@@ -226,24 +254,34 @@ end
 -- again after it was closed. A vote on an NPS survey goes to the conversation that asked.
 local chat_field = a.instance_id .. '|' .. m.chat_jid
 local conv_id = redis.call('HGET', P .. 'chats', chat_field)
-if m.nps_score ~= nil and m.target and not m.from_me then
-  local survey_id = redis.call('GET', wa_key(m.target))
-  local survey = survey_id and load(survey_id)
-  if survey and survey.author == 'nps' then conv_id = survey.conversation_id end
+-- The message a vote or a choice answers (a poll, a list, an NPS survey), when we have it.
+local answered = nil
+if m.target and (m.kind == 'poll_vote' or m.nps_score ~= nil) then
+  local answered_id = redis.call('GET', wa_key(m.target))
+  answered = answered_id and answered_id ~= 'early' and load(answered_id) or nil
 end
+if m.nps_score ~= nil and answered and answered.author == 'nps' and not m.from_me then
+  conv_id = answered.conversation_id
+end
+local poll = m.kind == 'poll_vote' and answered or nil  -- its tally counts this vote
+-- membership changes and the like: shown in the conversation, never unread, counted or answered
+local system = m.kind == 'group_event'
+
 local fields = {}
 local c = {}
 local nps_answer = false
 if conv_id then
   local v = redis.call('HMGET', P .. 'conv:' .. conv_id, 'status', 'last_message_at', 'unread', 'message_count',
                        'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id',
-                       'lead_lid')
+                       'lead_lid', 'opened_at', 'opened_day')
+  -- a missing field is false in Lua: "or nil" keeps it out of the answer (cjson would say false)
   c = {status = v[1], last = tonumber(v[2]) or 0, unread = tonumber(v[3]) or 0, count = tonumber(v[4]) or 0,
-       title = v[5], last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0,
-       epoch = tonumber(v[8]) or 0, followup = v[9], lead_lid = v[10]}
+       title = v[5] or nil, last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0,
+       epoch = tonumber(v[8]) or 0, followup = v[9] or nil, lead_lid = v[10] or nil,
+       opened_at = tonumber(v[11]), opened_day = v[12] or nil}
   -- the lead's answer to an NPS survey belongs to the closed conversation that asked
   nps_answer = c.status == 'awaiting_nps' and m.nps_score ~= nil and not m.from_me
-  if c.status ~= 'open' and not m.from_me and not nps_answer then conv_id = nil end
+  if c.status ~= 'open' and not m.from_me and not nps_answer and not system then conv_id = nil end
 end
 local new_conv = false
 if not conv_id then
@@ -253,12 +291,35 @@ if not conv_id then
   if lead_id then redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id) end
   for k, v in pairs({id = conv_id, lead_id = lead_id or '', instance_id = a.instance_id, chat_jid = m.chat_jid,
                      is_group = m.is_group and 1 or 0, status = 'open', opened_at = m.timestamp,
-                     created_at = a.now}) do
+                     opened_day = a.day, created_at = a.now}) do
     table.insert(fields, k); table.insert(fields, v)
   end
   count('new_conversations')
 end
 local function put(k, v) table.insert(fields, k); table.insert(fields, v) end
+
+-- Take one back from the day a count went to (unless that day's counters expired), and count it today.
+local function move_count(field, from_day)
+  if not from_day or from_day == a.day then return end
+  local key = P .. 'day:' .. from_day
+  if redis.call('HEXISTS', key, field) == 1 then redis.call('HINCRBY', key, field, -1) end
+  count(field)
+end
+
+-- Out of order: a message older than the conversation's first opens it (and its lead) on its own day.
+if not new_conv and c.opened_at and m.timestamp < c.opened_at then
+  put('opened_at', m.timestamp); put('opened_day', a.day)
+  move_count('new_conversations', c.opened_day)
+  if lead_id then
+    redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id)
+    local lead_key = P .. 'lead:' .. lead_id
+    local first = redis.call('HMGET', lead_key, 'first_message_at', 'counted_day')
+    if m.timestamp < (tonumber(first[1]) or 0) then
+      redis.call('HSET', lead_key, 'first_message_at', m.timestamp, 'counted_day', a.day)
+      move_count('new_leads', first[2] or nil)
+    end
+  end
+end
 
 -- A lead first known by phone learns its LID (and the other way round), once per conversation.
 if lead_id and m.lid and c.lead_lid ~= m.lid then
@@ -271,7 +332,7 @@ end
 
 -- Any word from the lead makes pending follow-ups stale (a new epoch), and cancels the armed one.
 local cancel = nil
-if not m.from_me then
+if not m.from_me and not system then
   put('followup_epoch', c.epoch + 1)
   if c.followup and c.followup ~= '' then cancel = c.followup; put('followup_qstash_id', '') end
 end
@@ -299,6 +360,11 @@ apply_early(rec, m.wa_id)
 save(rec)
 redis.call('SET', alias, rec.id)
 redis.call('ZADD', P .. 'conv:' .. conv_id .. ':msgs', m.timestamp, rec.id)
+if m.kind == 'poll_vote' and m.target then
+  local vote = {op = 'vote', text = m.vote or m.text or '', timestamp = m.timestamp, wa_id = m.wa_id,
+                who = m.from_me and 'me' or (m.sender_phone or m.phone or m.lid or 'lead')}
+  if poll then apply_vote(poll, vote); save(poll) else park(m.target, vote) end
+end
 
 -- Conversation counters and inbox order, in one write.
 local title = m.is_group and m.group_name or m.contact_name
@@ -308,21 +374,24 @@ if title and title ~= c.title then
 end
 put('message_count', c.count + 1)
 if m.timestamp >= c.last then
-  put('last_message_at', m.timestamp); put('preview', preview(rec)); put('last_direction', direction)
+  put('last_message_at', m.timestamp); put('preview', preview(rec))
+  if not system then put('last_direction', direction) end
 end
+local unread = c.unread
 if m.from_me then
   if m.timestamp > c.last_out then put('last_outbound_at', m.timestamp) end
-else
-  put('unread', c.unread + 1)
+elseif not system then
+  unread = c.unread + 1
+  put('unread', unread)
   if m.timestamp > c.last_in then put('last_inbound_at', m.timestamp) end
 end
 redis.call('HSET', P .. 'conv:' .. conv_id, unpack(fields))
 redis.call('ZADD', P .. 'inbox', 'GT', m.timestamp, conv_id)
-count(direction == 'in' and 'inbound' or 'outbound')
+if not system then count(direction == 'in' and 'inbound' or 'outbound') end
 
 local conv = {id = conv_id, lead_id = lead_id, instance_id = a.instance_id, status = c.status,
-              title = title or c.title, unread = m.from_me and c.unread or c.unread + 1,
+              title = title or c.title, unread = unread,
               message_count = c.count + 1, last_message_at = math.max(c.last, m.timestamp)}
 return reply({outcome = 'stored', message = rec, conversation = conv, new_lead = new_lead,
               new_conversation = new_conv, cancel = cancel, nps_score = nps_answer and m.nps_score or nil,
-              opted_out = m.opt_out and lead_id and true or nil})
+              opted_out = m.opt_out and lead_id and true or nil, poll = poll})
