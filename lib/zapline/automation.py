@@ -16,8 +16,10 @@ from zapline import qstash, realtime
 from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import BadRequest, QueueRejected, QueueUnavailable
+from zapline.jobs.kinds import FOLLOWUP, NPS, FollowupJob, NpsJob
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
+from zapline.registry.jobs import enqueue
 from zapline.store.keys import OrgKeys
 from zapline.store.outbound import automation
 from zapline.store.scripts import run_redis
@@ -86,12 +88,8 @@ async def schedule_followup(org_id: str, conversation_id: str, epoch: int, step:
     if step >= len(steps):
         return None
     previous = steps[step - 1]["after_seconds"] if step else 0
-    qstash_id = await qstash.publish_json(
-        "/api/jobs/followup",
-        {"org_id": org_id, "conversation_id": conversation_id, "epoch": epoch, "step": step},
-        delay_seconds=steps[step]["after_seconds"] - previous,
-        deduplication_id=f"fu-{conversation_id}-{epoch}-{step}",
-    )
+    job = FollowupJob(org_id=org_id, conversation_id=conversation_id, epoch=epoch, step=step)
+    qstash_id = await enqueue(FOLLOWUP, job, delay=steps[step]["after_seconds"] - previous)
     armed = await automation(org_id, "followup_arm", conversation_id=conversation_id, epoch=epoch, step=step,
                              qstash_id=qstash_id)  # fmt: skip
     if armed["outcome"] == "stale":  # the lead answered while we were publishing
@@ -120,12 +118,8 @@ async def close_conversation(org_id: str, conversation_id: str) -> dict[str, Any
     await cancel_quietly(result.get("cancel"))
     # a repeated close re-publishes a survey the first one stored but could not queue (deduplicated)
     if result.get("nps") or result["conversation"].get("nps_state") == "scheduled":
-        await qstash.publish_json(
-            "/api/jobs/nps",
-            {"org_id": org_id, "conversation_id": conversation_id, "action": "send"},
-            delay_seconds=get_settings().nps_delay,
-            deduplication_id=f"nps-{conversation_id}",
-        )
+        job = NpsJob(org_id=org_id, conversation_id=conversation_id, action="send")
+        await enqueue(NPS, job, delay=get_settings().nps_delay)
     if result["outcome"] == "closed":
         await publish_conversation(org_id, conversation_id, "closed")
     conversation: dict[str, Any] = result["conversation"]
@@ -147,12 +141,8 @@ async def send_nps_survey(org_id: str, conversation_id: str) -> str:
         author="nps",
     )
     # the expiry before "sent": a retry after a crash in between still finds the state "sending"
-    await qstash.publish_json(
-        "/api/jobs/nps",
-        {"org_id": org_id, "conversation_id": conversation_id, "action": "expire"},
-        delay_seconds=get_settings().nps_expiry,
-        deduplication_id=f"nps-expire-{conversation_id}",
-    )
+    expire = NpsJob(org_id=org_id, conversation_id=conversation_id, action="expire")
+    await enqueue(NPS, expire, delay=get_settings().nps_expiry)
     await automation(org_id, "nps_sent", conversation_id=conversation_id, message_id=message["id"])
     await publish_conversation(org_id, conversation_id, "awaiting_nps")
     return "sent"
@@ -172,9 +162,16 @@ async def publish_conversation(org_id: str, conversation_id: str, status: str) -
 
 
 def nps_score(text: str | None) -> int | None:
-    """A survey answer: a poll vote or a message that is just a number from 0 to 10."""
+    """A survey answer: a poll vote or a message that is just a number from 0 to 10, in ASCII digits.
+
+    Not ``str.isdigit``: "²", "①" or "५" pass it and then break ``int`` (or mean something else);
+    such a message is plain text.
+    """
     value = (text or "").strip().rstrip(".!")
-    return int(value) if value.isdigit() and 0 <= int(value) <= 10 else None
+    if not 1 <= len(value) <= 2 or any(ch not in "0123456789" for ch in value):
+        return None
+    score = int(value)
+    return score if score <= 10 else None
 
 
 # --- opt-out ------------------------------------------------------------------------------------
@@ -190,7 +187,8 @@ def opt_out_keyword(text: str | None) -> bool:
     if not text or len(text) > 40:
         return False
     keywords = {_fold(k) for k in get_settings().opt_out_keywords.split(",") if k.strip()}
-    return _fold(text) in keywords
+    folded = _fold(text)
+    return bool(folded) and folded in keywords
 
 
 async def opt_out(org_id: str, lead_id: str, reason: str = "operator") -> None:

@@ -24,8 +24,10 @@ from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import InvalidPayload, NotFound, UnknownInstance
 from zapline.http import Delivery, signed
+from zapline.jobs.kinds import JOBS
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
+from zapline.registry.jobs import FAILURES_PATH
 from zapline.store.clock import now_ms
 from zapline.store.keys import DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
 from zapline.store.outbound import outbound
@@ -36,7 +38,6 @@ __all__ = ["record_dead_letter", "routes", "summarise"]
 
 log = get_logger("zapline.failures")
 
-_ORG_ID = re.compile(r"^org_[0-9a-z]{10}$")
 _SECRET_FIELDS = re.compile(r'"(token|api_key|apikey|authorization|password|secret)"\s*:\s*"[^"]*"', re.IGNORECASE)
 SUMMARY_CHARS = 600  # of a failed body, kept for the operator (secrets removed)
 
@@ -89,15 +90,13 @@ async def _owner(path: str, source: bytes) -> tuple[str | None, str, dict[str, A
         except UnknownInstance:
             return None, "inbound", {}
         return ref.org_id, "inbound", {}
-    if path.startswith("/api/jobs/"):
+    kind = JOBS.for_path(path)
+    if kind is not None:
         try:
-            job = jsonsafe.loads_limited(source)
-        except ValueError:
-            job = None
-        org_id = job.get("org_id") if isinstance(job, dict) else None
-        if isinstance(org_id, str) and _ORG_ID.match(org_id):
-            return org_id, path.removeprefix("/api/jobs/"), job
-        return None, path.removeprefix("/api/jobs/"), {}
+            job = kind.parse(source)  # Zapline published it: its org_id is trusted, once it parses
+        except InvalidPayload:
+            return None, kind.name, {}
+        return job.org_id, kind.name, job.model_dump()
     return None, "unknown", {}
 
 
@@ -145,4 +144,4 @@ async def record_failure(delivery: Delivery) -> dict[str, Any]:
 
 # The callback carries the failed body (base64, 4/3 of it) and the last answer. A webhook refused for
 # its size must still be recorded, so the callback may be far larger than a webhook.
-routes = [Route("/api/failures/qstash", signed(record_failure, size_factor=32), methods=["POST"])]
+routes = [Route(FAILURES_PATH, signed(record_failure, size_factor=32), methods=["POST"])]

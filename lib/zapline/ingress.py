@@ -31,6 +31,7 @@ from zapline.errors import (
 )
 from zapline.http import error_response, read_limited
 from zapline.logs import get_logger
+from zapline.registry.jobs import FAILURES_PATH
 from zapline.store.clock import now_ms
 from zapline.store.registry import InstanceRef, check_instance, check_instance_key, key_prefix, parse_instance_key
 
@@ -38,7 +39,6 @@ __all__ = ["routes"]
 
 log = get_logger("zapline.ingress")
 
-FAILURES_PATH = "/api/failures/qstash"
 EXCERPT_BYTES = 4096  # of an oversized body, read to record its dead letter
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from zapline import qstash, realtime
 from zapline.errors import BadRequest
+from zapline.jobs.kinds import SEND, SendJob
+from zapline.registry.jobs import enqueue
 from zapline.store.outbound import outbound
 
 __all__ = ["new_message_id", "publish_update", "queue_message"]
@@ -65,13 +67,9 @@ async def queue_message(
     )
     record: dict[str, Any] = answer["message"]
     if record["status"] == "pending":  # new, or a double submit not sent yet: QStash deduplicates
-        await qstash.publish_json(
-            "/api/jobs/send",
-            {"org_id": org_id, "message_id": record["id"]},
-            deduplication_id=record["id"],
-            flow_control=qstash.lane_flow_control(record.get("lane") or lane, record["instance_id"]),
-            failure_callback="/api/failures/qstash",
-        )
+        job = SendJob(org_id=org_id, message_id=record["id"], lane=record.get("lane") or lane,
+                      instance_id=record["instance_id"])  # fmt: skip
+        await enqueue(SEND, job)
     # also for a repeat: if the first attempt failed after storing, its publication never happened
     # (Centrifugo drops the copy when it did)
     await publish_update(org_id, record, "message.created")

@@ -17,7 +17,19 @@ from zapline.clients import http_client
 from zapline.config import get_settings
 from zapline.errors import QueueRejected, QueueUnavailable
 
-__all__ = ["LANES", "FlowControl", "cancel", "destination", "lane_flow_control", "publish", "publish_json"]
+__all__ = [
+    "LANES",
+    "FlowControl",
+    "cancel",
+    "delete_schedule",
+    "destination",
+    "lane_flow_control",
+    "list_schedules",
+    "publish",
+    "publish_batch",
+    "publish_json",
+    "upsert_schedule",
+]
 
 LANES = ("realtime", "automation", "bulk")
 _PARALLELISM = {"realtime": 4, "automation": 2, "bulk": 1}  # sends in flight per instance and lane
@@ -59,26 +71,22 @@ def destination(path: str) -> str:
     return f"{get_settings().app_url}{path}"
 
 
-async def publish(
-    path: str,
-    body: bytes,
+def _headers(
     *,
     content_type: str = "application/json",
     delay_seconds: int | None = None,
+    not_before: int | None = None,
     deduplication_id: str | None = None,
     flow_control: FlowControl | None = None,
     retries: int | None = None,
+    timeout: int | None = None,
     failure_callback: str | None = None,
-) -> str:
-    """Publish ``body`` for QStash to POST to ``APP_URL + path``; return QStash's message id.
-
-    Raises ``QueueUnavailable`` (QStash unreachable, 5xx, 429) or ``QueueRejected`` (another 4xx)
-    unless QStash accepted the message (a deduplicated publish is accepted: the id of the original
-    message comes back).
-    """
-    settings = get_settings()
-    headers = {"Authorization": f"Bearer {settings.qstash_token}", "Content-Type": content_type}
-    if delay_seconds:
+    labels: list[str] | None = None,
+) -> dict[str, str]:
+    headers = {"Content-Type": content_type}
+    if not_before:
+        headers["Upstash-Not-Before"] = str(int(not_before))  # unix seconds; wins over a delay
+    elif delay_seconds:
         headers["Upstash-Delay"] = f"{int(delay_seconds)}s"
     if deduplication_id:
         headers["Upstash-Deduplication-Id"] = deduplication_id
@@ -87,8 +95,25 @@ async def publish(
         headers["Upstash-Flow-Control-Value"] = flow_control.header()
     if retries is not None:
         headers["Upstash-Retries"] = str(retries)
+    if timeout:
+        headers["Upstash-Timeout"] = f"{int(timeout)}s"
     if failure_callback:
         headers["Upstash-Failure-Callback"] = destination(failure_callback)
+    if labels:
+        headers["Upstash-Label"] = ",".join(labels)  # the Upstash console filters logs and the DLQ by them
+    return headers
+
+
+async def publish(path: str, body: bytes, **options: Any) -> str:
+    """Publish ``body`` for QStash to POST to ``APP_URL + path``; return QStash's message id.
+
+    ``options`` are those of :func:`_headers` (delay, not-before, deduplication id, flow control,
+    retries, timeout, failure callback, labels). Raises ``QueueUnavailable`` (QStash unreachable,
+    5xx, 429) or ``QueueRejected`` (another 4xx) unless QStash accepted the message (a
+    deduplicated publish is accepted: the id of the original message comes back).
+    """
+    settings = get_settings()
+    headers = {"Authorization": f"Bearer {settings.qstash_token}", **_headers(**options)}
     url = f"{settings.qstash_url}/v2/publish/{destination(path)}"
     reply = await _call("POST", url, headers=headers, content=body)
     message_id: str = reply["messageId"]
@@ -101,12 +126,66 @@ async def publish_json(path: str, payload: Any, **options: Any) -> str:
     return await publish(path, body, **options)
 
 
+BATCH_SIZE = 100  # messages per /v2/batch request
+
+
+async def publish_batch(entries: list[tuple[str, bytes, dict[str, Any]]]) -> list[str]:
+    """Publish many ``(path, body, options)`` in ``/v2/batch`` requests of ``BATCH_SIZE``; the message ids.
+
+    A batch QStash refuses as a whole raises; an entry it refuses alone raises ``QueueRejected``
+    after the others were accepted (their deduplication ids make the caller's retry safe).
+    """
+    settings = get_settings()
+    auth = {"Authorization": f"Bearer {settings.qstash_token}"}
+    ids: list[str] = []
+    for start in range(0, len(entries), BATCH_SIZE):
+        chunk = entries[start : start + BATCH_SIZE]
+        requests = [
+            {"destination": destination(path), "headers": _headers(**options), "body": body.decode(), "queue": None}
+            for path, body, options in chunk
+        ]
+        reply = await _call("POST", f"{settings.qstash_url}/v2/batch", headers=auth, json=requests)
+        answers = reply.get("items", [])
+        for answer in answers:
+            if not isinstance(answer, dict) or "messageId" not in answer:
+                raise QueueRejected(f"QStash refused a batch entry: {str(answer)[:200]}")
+            ids.append(str(answer["messageId"]))
+    return ids
+
+
+# --- schedules (``zapline schedules``; the sync runs from the CLI and the admin API) --------------
+
+
+async def list_schedules() -> list[dict[str, Any]]:
+    settings = get_settings()
+    reply = await _call("GET", f"{settings.qstash_url}/v2/schedules", headers=_auth())
+    items: list[dict[str, Any]] = reply.get("items", [])
+    return items
+
+
+async def upsert_schedule(schedule_id: str, path: str, body: bytes, *, cron: str, **options: Any) -> str:
+    """Create or update (same id) a schedule that POSTs ``body`` to ``APP_URL + path`` on ``cron``."""
+    settings = get_settings()
+    headers = {**_auth(), **_headers(**options), "Upstash-Cron": cron, "Upstash-Schedule-Id": schedule_id}
+    reply = await _call("POST", f"{settings.qstash_url}/v2/schedules/{destination(path)}", headers=headers,
+                        content=body)  # fmt: skip
+    return str(reply.get("scheduleId", schedule_id))
+
+
+async def delete_schedule(schedule_id: str) -> None:
+    await _call("DELETE", f"{get_settings().qstash_url}/v2/schedules/{schedule_id}", headers=_auth())
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {get_settings().qstash_token}"}
+
+
 async def cancel(message_id: str) -> bool:
     """Cancel a pending message; False when QStash no longer has it (delivered or cancelled)."""
     settings = get_settings()
     url = f"{settings.qstash_url}/v2/messages/{message_id}"
     try:
-        await _call("DELETE", url, headers={"Authorization": f"Bearer {settings.qstash_token}"})
+        await _call("DELETE", url, headers=_auth())
     except QueueRejected as exc:
         if exc.context.get("status") == 404:
             return False

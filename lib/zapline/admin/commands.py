@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from zapline.config import get_settings
 from zapline.errors import BadRequest, NotFound, Unauthorized
+from zapline.registry.jobs import FAILURES_PATH
 from zapline.store import registry
 
 __all__ = ["add_instance", "add_org", "connect_instance", "direct_qstash_url", "webhook_urls"]
@@ -37,7 +38,7 @@ def direct_qstash_url(instance_key: str) -> str:
     inbound = f"{settings.app_url}/api/inbound/uazapi/{instance_key}"
     token = quote(settings.qstash_token, safe="")
     # QStash reads lowercase upstash-* query parameters as headers: dead letters reach `failures`.
-    failures = quote(f"{settings.app_url}/api/failures/qstash", safe="")
+    failures = quote(f"{settings.app_url}{FAILURES_PATH}", safe="")
     return f"{settings.qstash_url}/v2/publish/{inbound}?qstash_token={token}&upstash-failure-callback={failures}"
 
 

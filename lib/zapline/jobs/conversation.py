@@ -7,7 +7,7 @@ from typing import Any
 
 from zapline import automation
 from zapline.http import Delivery
-from zapline.jobs.payloads import FollowupJob, NpsJob, parse_job
+from zapline.jobs.kinds import FollowupJob, NpsJob
 from zapline.outbound import queue_message
 from zapline.store.outbound import automation as automation_store
 
@@ -23,8 +23,7 @@ def _personal(template: str, name: str | None) -> str:
     return " ".join(text.split())[:1].upper() + " ".join(text.split())[1:]
 
 
-async def followup(delivery: Delivery) -> dict[str, Any]:
-    job = parse_job(FollowupJob, delivery.body)
+async def followup(job: FollowupJob, delivery: Delivery) -> dict[str, Any]:
     fire = await automation_store(job.org_id, "followup_fire", conversation_id=job.conversation_id, epoch=job.epoch)
     if fire["outcome"] != "fire":
         return {"outcome": "stale"}
@@ -44,8 +43,7 @@ async def followup(delivery: Delivery) -> dict[str, Any]:
     return {"outcome": "sent", "step": job.step, "message_id": message["id"]}
 
 
-async def nps(delivery: Delivery) -> dict[str, Any]:
-    job = parse_job(NpsJob, delivery.body)
+async def nps(job: NpsJob, delivery: Delivery) -> dict[str, Any]:
     if job.action == "send":
         return {"outcome": await automation.send_nps_survey(job.org_id, job.conversation_id)}
     return {"outcome": await automation.expire_nps_survey(job.org_id, job.conversation_id)}

@@ -14,7 +14,7 @@ from typing import Any
 from zapline.config import get_settings
 from zapline.errors import TransientError
 from zapline.http import Delivery
-from zapline.jobs.payloads import SendJob, parse_job
+from zapline.jobs.kinds import SendJob
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.store.ingest import record_sent
@@ -56,8 +56,7 @@ async def _show(org_id: str, message: dict[str, Any]) -> None:
         log.warning("status not shown live", org=org_id, message_id=message["id"], error=exc.message)
 
 
-async def send(delivery: Delivery) -> dict[str, Any]:
-    job = parse_job(SendJob, delivery.body)
+async def send(job: SendJob, delivery: Delivery) -> dict[str, Any]:
     # the claim keeps other attempts off the message for longer than one UAZAPI call can take
     lease_ms = int(get_settings().http_timeout * 1000) * 2 + 5000
     claim = await outbound(job.org_id, "claim", message_id=job.message_id, lease_ms=lease_ms)
