@@ -3,7 +3,7 @@
 Per-organisation keys start ``zl:{<org_id>}:``: the braces are a Redis Cluster hash tag, so all
 of one organisation's keys share a slot and every multi-key Lua script touches a single slot.
 Lua scripts receive the organisation record key as ``KEYS[1]`` and derive the rest from its
-prefix with the same names as below (see ``lua/ingest.lua``).
+prefix through ``K.<name>(…)``, generated from ``TEMPLATES`` below (see ``lua_key_functions``).
 
 Retention is explicit:
 
@@ -17,12 +17,52 @@ Retention is explicit:
 
 from __future__ import annotations
 
-__all__ = ["OrgKeys", "all_orgs"]
+__all__ = ["OrgKeys", "all_orgs", "lua_key_functions"]
 
 EARLY_EVENTS_TTL = 7 * 24 * 3600
 DEAD_LETTERS_KEPT = 1000
 DEAD_LETTER_SEEN_TTL = 30 * 24 * 3600
 DAILY_COUNTER_TTL = 400 * 24 * 3600
+
+
+# Every per-organisation key: its name here, its suffix after ``zl:{<org>}:`` (``{}`` for each id).
+# OrgKeys builds them for Python and lua_key_functions() for the scripts (``K.<name>(ids…)``), so no
+# key name is ever written anywhere else.
+TEMPLATES = {
+    "org": "org",
+    "instances": "instances",
+    "instance": "instance:{}",
+    "lead_index": "leads:phone",
+    "lead": "lead:{}",
+    "lead_conversations": "lead:{}:convs",
+    "chats": "chats",
+    "conversation": "conv:{}",
+    "conversation_messages": "conv:{}:msgs",
+    "inbox": "inbox",
+    "message": "msg:{}",
+    "wa_message": "wa:{}:{}",
+    "early_events": "early:{}:{}",
+    "daily": "day:{}",
+    "dead_letters": "dead",
+    "dead_letter_seen": "dead-seen:{}",
+    "unknown_events": "events:unknown",
+}
+
+
+def lua_key_functions() -> str:
+    """Lua that defines ``K.<name>(...)`` for every template, from the script's ``P`` prefix."""
+    lines = ["local K = {}"]
+    for name, template in TEMPLATES.items():
+        parts = template.split("{}")
+        params = [f"a{i}" for i in range(len(parts) - 1)]
+        pieces = ["P"]
+        for i, part in enumerate(parts):
+            if part:
+                pieces.append(repr(part).replace('"', "'"))
+            if i < len(params):
+                pieces.append(f"tostring({params[i]})")
+        lines.append(f"K.{name} = function({', '.join(params)}) return {' .. '.join(pieces)} end")
+    return "\n".join(lines) + "\n"
 
 
 def all_orgs() -> str:
@@ -42,75 +82,75 @@ class OrgKeys:
     @property
     def org(self) -> str:
         """Hash: id, name, timezone, api_key_hash, created_at. ``KEYS[1]`` of every script."""
-        return f"{self.prefix}org"
+        return self.prefix + TEMPLATES["org"]
 
     @property
     def instances(self) -> str:
         """Hash: instance name → instance id."""
-        return f"{self.prefix}instances"
+        return self.prefix + TEMPLATES["instances"]
 
     def instance(self, instance_id: str) -> str:
         """Hash: id, name, token (UAZAPI's, needed to send), base_url, owner, key_hash, timezone, status."""
-        return f"{self.prefix}instance:{instance_id}"
+        return self.prefix + TEMPLATES["instance"].format(instance_id)
 
     @property
     def lead_index(self) -> str:
         """Hash: E.164 phone (or ``lid:<lid>``) → lead id."""
-        return f"{self.prefix}leads:phone"
+        return self.prefix + TEMPLATES["lead_index"]
 
     def lead(self, lead_id: str) -> str:
         """Hash: id, phone, lid, name, instance_id, chat_jid, created_at, opted_out."""
-        return f"{self.prefix}lead:{lead_id}"
+        return self.prefix + TEMPLATES["lead"].format(lead_id)
 
     def lead_conversations(self, lead_id: str) -> str:
         """Sorted set: conversation ids by opening time."""
-        return f"{self.prefix}lead:{lead_id}:convs"
+        return self.prefix + TEMPLATES["lead_conversations"].format(lead_id)
 
     @property
     def chats(self) -> str:
         """Hash: ``<instance_id>|<chat jid>`` → the chat's current conversation id."""
-        return f"{self.prefix}chats"
+        return self.prefix + TEMPLATES["chats"]
 
     def conversation(self, conv_id: str) -> str:
         """Hash: id, lead_id, instance_id, chat_jid, status, title, unread, counts, last activity."""
-        return f"{self.prefix}conv:{conv_id}"
+        return self.prefix + TEMPLATES["conversation"].format(conv_id)
 
     def conversation_messages(self, conv_id: str) -> str:
         """Sorted set: message ids by WhatsApp timestamp (ms)."""
-        return f"{self.prefix}conv:{conv_id}:msgs"
+        return self.prefix + TEMPLATES["conversation_messages"].format(conv_id)
 
     @property
     def inbox(self) -> str:
         """Sorted set: conversation ids by last activity (ms)."""
-        return f"{self.prefix}inbox"
+        return self.prefix + TEMPLATES["inbox"]
 
     def message(self, message_id: str) -> str:
         """String: the message record as JSON."""
-        return f"{self.prefix}msg:{message_id}"
+        return self.prefix + TEMPLATES["message"].format(message_id)
 
     def wa_message(self, instance_id: str, wa_id: str) -> str:
         """String: WhatsApp message id → our message id. Deduplication and receipt lookup."""
-        return f"{self.prefix}wa:{instance_id}:{wa_id}"
+        return self.prefix + TEMPLATES["wa_message"].format(instance_id, wa_id)
 
     def early_events(self, instance_id: str, wa_id: str) -> str:
         """List: JSON receipts, edits, reactions and deletions for a message not stored yet, applied
         when it arrives (TTL ``EARLY_EVENTS_TTL``)."""
-        return f"{self.prefix}early:{instance_id}:{wa_id}"
+        return self.prefix + TEMPLATES["early_events"].format(instance_id, wa_id)
 
     def daily(self, day: str) -> str:
         """Hash: counters for one local day (inbound, outbound, new_leads, …), TTL ``DAILY_COUNTER_TTL``."""
-        return f"{self.prefix}day:{day}"
+        return self.prefix + TEMPLATES["daily"].format(day)
 
     @property
     def dead_letters(self) -> str:
         """List, newest first: JSON records of QStash failure callbacks (capped at ``DEAD_LETTERS_KEPT``)."""
-        return f"{self.prefix}dead"
+        return self.prefix + TEMPLATES["dead_letters"]
 
     def dead_letter_seen(self, dlq_id: str) -> str:
         """String: set once the failures function recorded this dead letter (TTL ``DEAD_LETTER_SEEN_TTL``)."""
-        return f"{self.prefix}dead-seen:{dlq_id}"
+        return self.prefix + TEMPLATES["dead_letter_seen"].format(dlq_id)
 
     @property
     def unknown_events(self) -> str:
         """Hash: unknown UAZAPI EventType → how many were acknowledged."""
-        return f"{self.prefix}events:unknown"
+        return self.prefix + TEMPLATES["unknown_events"]

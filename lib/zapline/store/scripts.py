@@ -21,6 +21,7 @@ from upstash_redis.errors import UpstashError
 from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import PermanentError, StoreUnavailable
+from zapline.store.keys import lua_key_functions
 
 __all__ = ["Script", "StoreRejected", "run_redis", "script_json"]
 
@@ -52,7 +53,8 @@ class Script:
     @cache
     def load(cls, name: str) -> Script:
         lua = Path(__file__).parent / "lua"
-        source = (lua / "prelude.lua").read_text() + (lua / f"{name}.lua").read_text()
+        prelude = (lua / "prelude.lua").read_text().replace("--@KEYS", lua_key_functions() + "--", 1)
+        source = prelude + (lua / f"{name}.lua").read_text()
         return cls(name, source, hashlib.sha1(source.encode()).hexdigest())
 
     async def run(self, keys: list[str], args: list[str]) -> Any:

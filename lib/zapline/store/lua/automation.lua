@@ -9,22 +9,22 @@ local function stop_followups(conv_key, conv)
 end
 
 if op == 'opt_out' then
-  local lead_key = P .. 'lead:' .. a.lead_id
+  local lead_key = K.lead(a.lead_id)
   if redis.call('EXISTS', lead_key) == 0 then return cjson.encode({error = 'no_lead'}) end
   local cancel = {}
   if redis.call('HGET', lead_key, 'opted_out') ~= '1' then
     redis.call('HSET', lead_key, 'opted_out', 1, 'opted_out_at', a.now, 'opted_out_reason', a.reason)
     count('opt_outs')
   end
-  for _, conv_id in ipairs(redis.call('ZRANGE', P .. 'lead:' .. a.lead_id .. ':convs', 0, -1)) do
-    local conv_key = P .. 'conv:' .. conv_id
+  for _, conv_id in ipairs(redis.call('ZRANGE', K.lead_conversations(a.lead_id), 0, -1)) do
+    local conv_key = K.conversation(conv_id)
     local id = redis.call('HGET', conv_key, 'followup_qstash_id')
     if id then table.insert(cancel, stop_followups(conv_key, {followup_qstash_id = id})) end
   end
   return cjson.encode({outcome = 'opted_out', cancel = cancel})
 end
 
-local conv_key = P .. 'conv:' .. a.conversation_id
+local conv_key = K.conversation(a.conversation_id)
 local conv = hash(conv_key)
 if not conv then return cjson.encode({error = 'no_conversation'}) end
 local epoch = tonumber(conv.followup_epoch) or 0
@@ -54,7 +54,7 @@ if op == 'followup_fire' then
     return cjson.encode({outcome = 'stale', conversation = conv})
   end
   redis.call('HDEL', conv_key, 'followup_qstash_id')
-  local lead = conv.lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. conv.lead_id, 'name') or nil
+  local lead = conv.lead_id ~= '' and redis.call('HGET', K.lead(conv.lead_id), 'name') or nil
   return cjson.encode({outcome = 'fire', conversation = conv, lead_name = lead})
 end
 
@@ -67,7 +67,7 @@ if op == 'nps_claim' then
     return cjson.encode({outcome = 'skip', state = state})
   end
   -- the lead wrote again since the close: they are in a new conversation, not answering a survey
-  local current = redis.call('HGET', P .. 'chats', conv.instance_id .. '|' .. conv.chat_jid)
+  local current = redis.call('HGET', K.chats(), conv.instance_id .. '|' .. conv.chat_jid)
   if opted_out(conv.lead_id) or current ~= a.conversation_id then
     redis.call('HSET', conv_key, 'nps_state', 'skipped')
     return cjson.encode({outcome = 'skip', state = opted_out(conv.lead_id) and 'opted_out' or 'moved_on'})

@@ -11,7 +11,7 @@ end
 -- A webhook's instance must exist, the key's secret must match and so must the body's token.
 if op ~= 'sent' then
   -- prev_key_hash: the key before the last rotation, for webhooks QStash still holds for it
-  local inst = redis.call('HMGET', P .. 'instance:' .. a.instance_id, 'key_hash', 'token', 'timezone', 'prev_key_hash')
+  local inst = redis.call('HMGET', K.instance(a.instance_id), 'key_hash', 'token', 'timezone', 'prev_key_hash')
   if not inst[1] or (inst[1] ~= a.key_hash and inst[4] ~= a.key_hash) then
     return cjson.encode({error = 'unknown_instance'})
   end
@@ -22,7 +22,7 @@ if op ~= 'sent' then
 end
 
 local function conv_summary(conv_id)
-  return hash(P .. 'conv:' .. conv_id) or {}
+  return hash(K.conversation(conv_id)) or {}
 end
 
 -- At most n bytes of s, never splitting a UTF-8 character.
@@ -41,8 +41,8 @@ local function preview(m)
   return '[' .. m.kind .. ']'
 end
 
-local function wa_key(wa_id) return P .. 'wa:' .. a.instance_id .. ':' .. wa_id end
-local function early_key(wa_id) return P .. 'early:' .. a.instance_id .. ':' .. wa_id end
+local function wa_key(wa_id) return K.wa_message(a.instance_id, wa_id) end
+local function early_key(wa_id) return K.early_events(a.instance_id, wa_id) end
 
 -- An edit, reaction or deletion applied to the message it targets.
 local function apply_op(rec, e)
@@ -123,7 +123,7 @@ if op == 'receipts' then
     end
   end
   -- a read receipt on the lead's message means we read it (on the phone): nothing is unread
-  for conv_id, _ in pairs(convs) do redis.call('HSET', P .. 'conv:' .. conv_id, 'unread', 0) end
+  for conv_id, _ in pairs(convs) do redis.call('HSET', K.conversation(conv_id), 'unread', 0) end
   return reply({outcome = 'receipts', changed = changed, current = current, pending = pending})
 end
 
@@ -139,10 +139,10 @@ if op == 'sent' then
     if other and other ~= rec.id and other ~= 'early' then
       -- its echo came first and, without our track_id, was stored as a message of its own
       local echo = load(other)
-      redis.call('DEL', P .. 'msg:' .. other)
+      redis.call('DEL', K.message(other))
       if echo then
-        redis.call('ZREM', P .. 'conv:' .. echo.conversation_id .. ':msgs', other)
-        redis.call('HINCRBY', P .. 'conv:' .. echo.conversation_id, 'message_count', -1)
+        redis.call('ZREM', K.conversation_messages(echo.conversation_id), other)
+        redis.call('HINCRBY', K.conversation(echo.conversation_id), 'message_count', -1)
         if (RANK[echo.status] or 0) > (RANK[rec.status] or 0) then rec.status = echo.status end
       end
     end
@@ -152,20 +152,20 @@ if op == 'sent' then
   end
   if a.timestamp then
     rec.timestamp = a.timestamp  -- WhatsApp's time, not the time it was queued
-    redis.call('ZADD', P .. 'conv:' .. rec.conversation_id .. ':msgs', a.timestamp, rec.id)
+    redis.call('ZADD', K.conversation_messages(rec.conversation_id), a.timestamp, rec.id)
   end
   save(rec)
   return cjson.encode({outcome = 'sent', message = rec})
 end
 
 if op == 'connection' then
-  redis.call('HSET', P .. 'instance:' .. a.instance_id, 'status', a.status, 'status_at', a.now,
+  redis.call('HSET', K.instance(a.instance_id), 'status', a.status, 'status_at', a.now,
              'last_disconnect_reason', a.reason or '')
   return reply({outcome = 'connection', status = a.status})
 end
 
 if op == 'unknown' then
-  redis.call('HINCRBY', P .. 'events:unknown', a.event_type, 1)
+  redis.call('HINCRBY', K.unknown_events(), a.event_type, 1)
   return reply({outcome = 'ignored'})
 end
 
@@ -194,7 +194,7 @@ if m.from_me and m.track_id then
     own.wa_id = m.wa_id
     if (RANK[own.status] or 0) < RANK.sent then own.status = 'sent' end
     own.timestamp = m.timestamp  -- WhatsApp's time, not the time it was queued
-    redis.call('ZADD', P .. 'conv:' .. own.conversation_id .. ':msgs', m.timestamp, own.id)
+    redis.call('ZADD', K.conversation_messages(own.conversation_id), m.timestamp, own.id)
     apply_early(own, m.wa_id)
     save(own)
     return reply({outcome = 'echo', message = own, conversation = conv_summary(own.conversation_id)})
@@ -216,7 +216,7 @@ if m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke')
   save(rec)
   redis.call('SET', alias, rec.id)
   if m.kind == 'edit' then  -- the latest message edited: the inbox shows the new text
-    local conv_key = P .. 'conv:' .. rec.conversation_id
+    local conv_key = K.conversation(rec.conversation_id)
     if rec.timestamp >= (tonumber(redis.call('HGET', conv_key, 'last_message_at')) or 0) then
       redis.call('HSET', conv_key, 'preview', preview(rec))
     end
@@ -228,22 +228,22 @@ end
 local lead_id, new_lead = nil, false
 if not m.is_group then
   local ident = m.phone and m.phone or ('lid:' .. (m.lid or m.chat_jid))
-  lead_id = redis.call('HGET', P .. 'leads:phone', ident)
+  lead_id = redis.call('HGET', K.lead_index(), ident)
   if not lead_id and m.phone and m.lid then
-    lead_id = redis.call('HGET', P .. 'leads:phone', 'lid:' .. m.lid)
+    lead_id = redis.call('HGET', K.lead_index(), 'lid:' .. m.lid)
     if lead_id then
-      redis.call('HSET', P .. 'leads:phone', ident, lead_id)
-      redis.call('HSET', P .. 'lead:' .. lead_id, 'phone', m.phone)
+      redis.call('HSET', K.lead_index(), ident, lead_id)
+      redis.call('HSET', K.lead(lead_id), 'phone', m.phone)
     end
   end
   if not lead_id then
     lead_id, new_lead = a.new_lead_id, true
     if m.phone and m.lid then
-      redis.call('HSET', P .. 'leads:phone', ident, lead_id, 'lid:' .. m.lid, lead_id)
+      redis.call('HSET', K.lead_index(), ident, lead_id, 'lid:' .. m.lid, lead_id)
     else
-      redis.call('HSET', P .. 'leads:phone', ident, lead_id)
+      redis.call('HSET', K.lead_index(), ident, lead_id)
     end
-    redis.call('HSET', P .. 'lead:' .. lead_id, 'id', lead_id, 'phone', m.phone or '', 'lid', m.lid or '',
+    redis.call('HSET', K.lead(lead_id), 'id', lead_id, 'phone', m.phone or '', 'lid', m.lid or '',
                'name', m.contact_name or '', 'instance_id', a.instance_id, 'chat_jid', m.chat_jid,
                'created_at', a.now, 'first_message_at', m.timestamp, 'counted_day', a.day)
     count('new_leads')
@@ -253,7 +253,7 @@ end
 -- The conversation: the chat's current one, or a new one when there is none or the lead writes
 -- again after it was closed. A vote on an NPS survey goes to the conversation that asked.
 local chat_field = a.instance_id .. '|' .. m.chat_jid
-local conv_id = redis.call('HGET', P .. 'chats', chat_field)
+local conv_id = redis.call('HGET', K.chats(), chat_field)
 -- The message a vote or a choice answers (a poll, a list, an NPS survey), when we have it.
 local answered = nil
 if m.target and (m.kind == 'poll_vote' or m.nps_score ~= nil) then
@@ -271,7 +271,7 @@ local fields = {}
 local c = {}
 local nps_answer = false
 if conv_id then
-  local v = redis.call('HMGET', P .. 'conv:' .. conv_id, 'status', 'last_message_at', 'unread', 'message_count',
+  local v = redis.call('HMGET', K.conversation(conv_id), 'status', 'last_message_at', 'unread', 'message_count',
                        'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id',
                        'lead_lid', 'opened_at', 'opened_day')
   -- a missing field is false in Lua: "or nil" keeps it out of the answer (cjson would say false)
@@ -287,8 +287,8 @@ local new_conv = false
 if not conv_id then
   conv_id, new_conv = a.new_conv_id, true
   c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0}
-  redis.call('HSET', P .. 'chats', chat_field, conv_id)
-  if lead_id then redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id) end
+  redis.call('HSET', K.chats(), chat_field, conv_id)
+  if lead_id then redis.call('ZADD', K.lead_conversations(lead_id), m.timestamp, conv_id) end
   for k, v in pairs({id = conv_id, lead_id = lead_id or '', instance_id = a.instance_id, chat_jid = m.chat_jid,
                      is_group = m.is_group and 1 or 0, status = 'open', opened_at = m.timestamp,
                      opened_day = a.day, created_at = a.now}) do
@@ -301,7 +301,7 @@ local function put(k, v) table.insert(fields, k); table.insert(fields, v) end
 -- Take one back from the day a count went to (unless that day's counters expired), and count it today.
 local function move_count(field, from_day)
   if not from_day or from_day == a.day then return end
-  local key = P .. 'day:' .. from_day
+  local key = K.daily(from_day)
   if redis.call('HEXISTS', key, field) == 1 then redis.call('HINCRBY', key, field, -1) end
   count(field)
 end
@@ -311,8 +311,8 @@ if not new_conv and c.opened_at and m.timestamp < c.opened_at then
   put('opened_at', m.timestamp); put('opened_day', a.day)
   move_count('new_conversations', c.opened_day)
   if lead_id then
-    redis.call('ZADD', P .. 'lead:' .. lead_id .. ':convs', m.timestamp, conv_id)
-    local lead_key = P .. 'lead:' .. lead_id
+    redis.call('ZADD', K.lead_conversations(lead_id), m.timestamp, conv_id)
+    local lead_key = K.lead(lead_id)
     local first = redis.call('HMGET', lead_key, 'first_message_at', 'counted_day')
     if m.timestamp < (tonumber(first[1]) or 0) then
       redis.call('HSET', lead_key, 'first_message_at', m.timestamp, 'counted_day', a.day)
@@ -324,8 +324,8 @@ end
 -- A lead first known by phone learns its LID (and the other way round), once per conversation.
 if lead_id and m.lid and c.lead_lid ~= m.lid then
   if not new_lead then  -- a new lead was indexed by both when it was created
-    redis.call('HSETNX', P .. 'leads:phone', 'lid:' .. m.lid, lead_id)
-    redis.call('HSET', P .. 'lead:' .. lead_id, 'lid', m.lid)
+    redis.call('HSETNX', K.lead_index(), 'lid:' .. m.lid, lead_id)
+    redis.call('HSET', K.lead(lead_id), 'lid', m.lid)
   end
   put('lead_lid', m.lid)
 end
@@ -343,7 +343,7 @@ if nps_answer then
   count(m.nps_score >= 9 and 'nps_promoters' or (m.nps_score <= 6 and 'nps_detractors' or 'nps_passives'))
 end
 if m.opt_out and lead_id then
-  redis.call('HSET', P .. 'lead:' .. lead_id, 'opted_out', 1, 'opted_out_at', a.now, 'opted_out_reason', 'keyword')
+  redis.call('HSET', K.lead(lead_id), 'opted_out', 1, 'opted_out_at', a.now, 'opted_out_reason', 'keyword')
   count('opt_outs')
 end
 
@@ -359,7 +359,7 @@ local rec = {
 apply_early(rec, m.wa_id)
 save(rec)
 redis.call('SET', alias, rec.id)
-redis.call('ZADD', P .. 'conv:' .. conv_id .. ':msgs', m.timestamp, rec.id)
+redis.call('ZADD', K.conversation_messages(conv_id), m.timestamp, rec.id)
 if m.kind == 'poll_vote' and m.target then
   local vote = {op = 'vote', text = m.vote or m.text or '', timestamp = m.timestamp, wa_id = m.wa_id,
                 who = m.from_me and 'me' or (m.sender_phone or m.phone or m.lid or 'lead')}
@@ -370,7 +370,7 @@ end
 local title = m.is_group and m.group_name or m.contact_name
 if title and title ~= c.title then
   put('title', title)
-  if lead_id and not new_lead then redis.call('HSET', P .. 'lead:' .. lead_id, 'name', title) end
+  if lead_id and not new_lead then redis.call('HSET', K.lead(lead_id), 'name', title) end
 end
 put('message_count', c.count + 1)
 if m.timestamp >= c.last then
@@ -385,8 +385,8 @@ elseif not system then
   put('unread', unread)
   if m.timestamp > c.last_in then put('last_inbound_at', m.timestamp) end
 end
-redis.call('HSET', P .. 'conv:' .. conv_id, unpack(fields))
-redis.call('ZADD', P .. 'inbox', 'GT', m.timestamp, conv_id)
+redis.call('HSET', K.conversation(conv_id), unpack(fields))
+redis.call('ZADD', K.inbox(), 'GT', m.timestamp, conv_id)
 if not system then count(direction == 'in' and 'inbound' or 'outbound') end
 
 local conv = {id = conv_id, lead_id = lead_id, instance_id = a.instance_id, status = c.status,

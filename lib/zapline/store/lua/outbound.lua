@@ -1,7 +1,7 @@
 -- Outbound messages: create (pending) → claim (sending, by jobs/send) → sent (ingest.lua) | failed.
 
 if op == 'create' then
-  local conv_key = P .. 'conv:' .. a.conversation_id
+  local conv_key = K.conversation(a.conversation_id)
   local c = redis.call('HMGET', conv_key, 'id', 'lead_id', 'instance_id', 'chat_jid', 'message_count',
                        'last_message_at', 'followup_qstash_id')
   if not c[1] then return cjson.encode({error = 'no_conversation'}) end
@@ -15,7 +15,7 @@ if op == 'create' then
                sent_by_api = true, track_id = m.id, created_at = a.now, author = m.author,
                guard_epoch = m.guard_epoch}
   save(rec)
-  redis.call('ZADD', conv_key .. ':msgs', a.now, rec.id)
+  redis.call('ZADD', K.conversation_messages(a.conversation_id), a.now, rec.id)
   local preview = rec.text ~= '' and a.preview or ('[' .. rec.kind .. ']')
   local fields = {'message_count', (tonumber(c[5]) or 0) + 1, 'last_outbound_at', a.now}
   if m.lane == 'realtime' then table.insert(fields, 'unread'); table.insert(fields, 0) end  -- an operator answered
@@ -32,7 +32,7 @@ if op == 'create' then
     redis.call('HDEL', conv_key, 'followup_qstash_id')
   end
   redis.call('HSET', conv_key, unpack(fields))
-  redis.call('ZADD', P .. 'inbox', 'GT', a.now, a.conversation_id)
+  redis.call('ZADD', K.inbox(), 'GT', a.now, a.conversation_id)
   count('outbound')
   return cjson.encode(reply)
 end
@@ -56,7 +56,7 @@ if op == 'claim' then
   if opted_out(rec.lead_id) then return finish('failed', 'opted_out') end
   if rec.guard_epoch then
     -- a follow-up: only while nothing happened since its step fired
-    local conv = redis.call('HMGET', P .. 'conv:' .. rec.conversation_id, 'followup_epoch', 'status')
+    local conv = redis.call('HMGET', K.conversation(rec.conversation_id), 'followup_epoch', 'status')
     if (tonumber(conv[1]) or 0) ~= rec.guard_epoch or conv[2] ~= 'open' then
       return finish('cancelled', 'the conversation moved on before the follow-up was sent')
     end
@@ -66,7 +66,7 @@ if op == 'claim' then
   rec.attempts = (rec.attempts or 0) + 1
   rec.lease_until = a.now + a.lease_ms
   save(rec)
-  local inst = redis.call('HMGET', P .. 'instance:' .. rec.instance_id, 'token', 'base_url')
+  local inst = redis.call('HMGET', K.instance(rec.instance_id), 'token', 'base_url')
   return cjson.encode({outcome = 'claimed', message = rec, was_sending = was_sending, token = inst[1],
                        base_url = inst[2]})
 end

@@ -2,6 +2,7 @@
 -- KEYS[1] = zl:{org}:org, from which every other key of the organisation is derived (key names:
 -- store/keys.py); ARGV[1] = the operation; ARGV[2] = its arguments as JSON.
 local P = string.sub(KEYS[1], 1, -4)
+--@KEYS: K.<name>(ids…) for every key name of store/keys.py is generated here (scripts.py)
 local op = ARGV[1]
 local a = cjson.decode(ARGV[2])
 local RANK = {pending = 0, sending = 0, failed = 0, cancelled = 0, sent = 1, received = 1, delivered = 2,
@@ -16,20 +17,20 @@ local function hash(key)
 end
 
 local function load(msg_id)
-  local raw = redis.call('GET', P .. 'msg:' .. msg_id)
+  local raw = redis.call('GET', K.message(msg_id))
   return raw and cjson.decode(raw)
 end
 
 local function save(rec)
-  redis.call('SET', P .. 'msg:' .. rec.id, cjson.encode(rec))
+  redis.call('SET', K.message(rec.id), cjson.encode(rec))
 end
 
 local function opted_out(lead_id)
-  return lead_id and lead_id ~= '' and redis.call('HGET', P .. 'lead:' .. lead_id, 'opted_out') == '1'
+  return lead_id and lead_id ~= '' and redis.call('HGET', K.lead(lead_id), 'opted_out') == '1'
 end
 
 -- Add n (default 1) to a counter of the organisation's local day (a.day), which expires a.day_ttl.
 local function count(field, n)
-  local key = P .. 'day:' .. a.day
+  local key = K.daily(a.day)
   if redis.call('HINCRBY', key, field, n or 1) == (n or 1) then redis.call('EXPIRE', key, a.day_ttl) end
 end
