@@ -20,7 +20,7 @@ async def queue_bulk(org_id: str, conversation_id: str, count: int) -> None:
 
 async def create_pending(org_id: str, conversation_id: str, message_id: str, text: str) -> None:
     """Store a pending outbound message without queueing its send (the test delivers the job)."""
-    from zapline.store.outbound import outbound
+    from zapline.store.outbound import create_outbound
 
-    await outbound(org_id, "create", conversation_id=conversation_id, preview=text,
-                   message={"id": message_id, "kind": "text", "text": text, "lane": "realtime"})  # fmt: skip
+    message = {"id": message_id, "kind": "text", "text": text, "lane": "realtime"}
+    await create_outbound(org_id, conversation_id, message, preview=text, restart_followups=False)

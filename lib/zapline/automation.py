@@ -20,8 +20,8 @@ from zapline.jobs.kinds import FOLLOWUP, NPS, FollowupJob, NpsJob
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
 from zapline.registry.jobs import enqueue
+from zapline.store import outbound as store
 from zapline.store.keys import OrgKeys
-from zapline.store.outbound import automation
 from zapline.store.scripts import run_redis
 
 __all__ = [
@@ -90,9 +90,8 @@ async def schedule_followup(org_id: str, conversation_id: str, epoch: int, step:
     previous = steps[step - 1]["after_seconds"] if step else 0
     job = FollowupJob(org_id=org_id, conversation_id=conversation_id, epoch=epoch, step=step)
     qstash_id = await enqueue(FOLLOWUP, job, delay=steps[step]["after_seconds"] - previous)
-    armed = await automation(org_id, "followup_arm", conversation_id=conversation_id, epoch=epoch, step=step,
-                             qstash_id=qstash_id)  # fmt: skip
-    if armed["outcome"] == "stale":  # the lead answered while we were publishing
+    armed = await store.arm_followup(org_id, conversation_id, epoch=epoch, step=step, qstash_id=qstash_id)
+    if isinstance(armed, store.Stale):  # the lead answered while we were publishing
         await cancel_quietly(qstash_id)
         return None
     return qstash_id
@@ -100,37 +99,36 @@ async def schedule_followup(org_id: str, conversation_id: str, epoch: int, step:
 
 async def operator_reply(org_id: str, conversation_id: str, **message: Any) -> dict[str, Any]:
     """Queue an operator's message in the realtime lane and restart the follow-up chain from it."""
-    record, answer = await queue_message(org_id, conversation_id, lane="realtime", restart_followups=True, **message)
-    if answer.get("followup_epoch") is not None:
-        await cancel_quietly(answer.get("cancel"))
+    created = await queue_message(org_id, conversation_id, lane="realtime", restart_followups=True, **message)
+    if created.followup_epoch is not None:
+        await cancel_quietly(created.cancel)
         try:
-            await schedule_followup(org_id, conversation_id, int(answer["followup_epoch"]), 0)
+            await schedule_followup(org_id, conversation_id, created.followup_epoch, 0)
         except QueueUnavailable as exc:  # the reply is queued; only its follow-ups are missing
             log.warning("follow-ups not scheduled", org=org_id, conversation=conversation_id, error=exc.message)
-    return record
+    return created.message
 
 
 # --- closing and NPS ----------------------------------------------------------------------------
 
 
 async def close_conversation(org_id: str, conversation_id: str) -> dict[str, Any]:
-    result = await automation(org_id, "close", conversation_id=conversation_id, nps=True)
-    await cancel_quietly(result.get("cancel"))
+    closed = await store.close(org_id, conversation_id, nps=True)
+    await cancel_quietly(closed.cancel)
     # a repeated close re-publishes a survey the first one stored but could not queue (deduplicated)
-    if result.get("nps") or result["conversation"].get("nps_state") == "scheduled":
+    if closed.nps or closed.conversation.get("nps_state") == "scheduled":
         job = NpsJob(org_id=org_id, conversation_id=conversation_id, action="send")
         await enqueue(NPS, job, delay=get_settings().nps_delay)
-    if result["outcome"] == "closed":
+    if not closed.already:
         await publish_conversation(org_id, conversation_id, "closed")
-    conversation: dict[str, Any] = result["conversation"]
-    return conversation
+    return closed.conversation
 
 
 async def send_nps_survey(org_id: str, conversation_id: str) -> str:
-    claim = await automation(org_id, "nps_claim", conversation_id=conversation_id)
-    if claim["outcome"] != "send":
-        return f"skipped ({claim.get('state')})"
-    message, _ = await queue_message(
+    claim = await store.claim_nps(org_id, conversation_id)
+    if not claim.send:
+        return f"skipped ({claim.state})"
+    survey = await queue_message(
         org_id,
         conversation_id,
         kind="poll",
@@ -143,16 +141,16 @@ async def send_nps_survey(org_id: str, conversation_id: str) -> str:
     # the expiry before "sent": a retry after a crash in between still finds the state "sending"
     expire = NpsJob(org_id=org_id, conversation_id=conversation_id, action="expire")
     await enqueue(NPS, expire, delay=get_settings().nps_expiry)
-    await automation(org_id, "nps_sent", conversation_id=conversation_id, message_id=message["id"])
+    await store.mark_nps_sent(org_id, conversation_id, survey.message["id"])
     await publish_conversation(org_id, conversation_id, "awaiting_nps")
     return "sent"
 
 
 async def expire_nps_survey(org_id: str, conversation_id: str) -> str:
-    result = await automation(org_id, "nps_expire", conversation_id=conversation_id)
-    if result["outcome"] == "expired":
+    if await store.expire_nps(org_id, conversation_id):
         await publish_conversation(org_id, conversation_id, "closed")
-    return str(result["outcome"])
+        return "expired"
+    return "skip"
 
 
 async def publish_conversation(org_id: str, conversation_id: str, status: str) -> None:
@@ -192,6 +190,6 @@ def opt_out_keyword(text: str | None) -> bool:
 
 
 async def opt_out(org_id: str, lead_id: str, reason: str = "operator") -> None:
-    result = await automation(org_id, "opt_out", lead_id=lead_id, reason=reason)
-    for message_id in result.get("cancel") or []:
+    opted = await store.opt_out(org_id, lead_id, reason=reason)
+    for message_id in opted.cancel:
         await cancel_quietly(message_id)

@@ -7,15 +7,19 @@ ZaplineError
 │   ├── InvalidPayload          the body is not a valid event (``field`` says where)
 │   │   └── PayloadTooLarge
 │   ├── UnknownInstance         no such instance, or the body's token does not match
+│   ├── RecordMissing           no such conversation, lead or message in this organisation
+│   ├── LeadOptedOut            the lead opted out: nothing more is sent to them
 │   ├── QueueRejected           QStash refused a message (a 4xx: bad delay, size, token)
-│   ├── StoreRejected           a store script failed on this input (store/scripts.py)
-│   └── UazapiRejected          UAZAPI refused a send: invalid number, bad payload (uazapi/client.py)
+│   ├── StoreRejected           a store script failed on this input
+│   └── UazapiRejected          UAZAPI refused a send: invalid number, bad payload
 ├── TransientError        503   a dependency is down: QStash retries later (after ``retry_after``)
 │   ├── StoreUnavailable        Upstash Redis
 │   ├── RealtimeUnavailable     Centrifugo
 │   ├── QueueUnavailable        QStash
-│   └── UazapiUnavailable       UAZAPI: 429, 5xx, timeouts (uazapi/client.py)
-└── ApiError                    operator API answers
+│   └── UazapiUnavailable       UAZAPI: 429, 5xx, timeouts
+└── ApiError                    the operator API's own answers (it also maps RecordMissing → 404,
+                                LeadOptedOut → 409 and other permanent errors → 400; only it
+                                speaks in HTTP statuses, jobs answer 489 or 503)
     ├── BadRequest        400
     ├── Unauthorized      401
     ├── NotFound          404
@@ -34,6 +38,7 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "InvalidPayload",
+    "LeadOptedOut",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -42,9 +47,13 @@ __all__ = [
     "QueueUnavailable",
     "RequestTooLarge",
     "RealtimeUnavailable",
+    "RecordMissing",
     "SignatureInvalid",
+    "StoreRejected",
     "StoreUnavailable",
     "TransientError",
+    "UazapiRejected",
+    "UazapiUnavailable",
     "Unauthorized",
     "UnknownInstance",
     "ZaplineError",
@@ -107,8 +116,33 @@ class UnknownInstance(PermanentError):
     error_type = "unknown_instance"
 
 
+class RecordMissing(PermanentError):
+    error_type = "not_found"
+
+    def __init__(self, what: str, record_id: str | None = None, **context: Any) -> None:
+        super().__init__(f"no {what} {record_id}" if record_id else f"no such {what}", what=what, **context)
+        self.what = what
+
+
+class LeadOptedOut(PermanentError):
+    error_type = "opted_out"
+
+    def __init__(self, message: str = "the lead opted out of messages", **context: Any) -> None:
+        super().__init__(message, **context)
+
+
 class QueueRejected(PermanentError):
     error_type = "queue_rejected"
+
+
+class StoreRejected(PermanentError):
+    """A script failed on this input: retrying the same delivery would fail the same way."""
+
+    error_type = "store_rejected"
+
+
+class UazapiRejected(PermanentError):
+    error_type = "uazapi_rejected"
 
 
 class TransientError(ZaplineError):
@@ -131,6 +165,10 @@ class RealtimeUnavailable(TransientError):
 
 class QueueUnavailable(TransientError):
     error_type = "queue_unavailable"
+
+
+class UazapiUnavailable(TransientError):
+    error_type = "uazapi_unavailable"
 
 
 class ApiError(ZaplineError):

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from zapline import jsonsafe, realtime
 from zapline.clients import redis_client
 from zapline.config import get_settings
-from zapline.errors import InvalidPayload, NotFound, UnknownInstance
+from zapline.errors import InvalidPayload, RecordMissing, UnknownInstance
 from zapline.http import Delivery, signed
 from zapline.jobs.kinds import JOBS
 from zapline.logs import get_logger
@@ -30,7 +30,7 @@ from zapline.outbound import publish_update
 from zapline.registry.jobs import FAILURES_PATH
 from zapline.store.clock import now_ms
 from zapline.store.keys import DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
-from zapline.store.outbound import outbound
+from zapline.store.outbound import fail_send
 from zapline.store.registry import check_instance_key, parse_instance_key, redact_path
 from zapline.store.scripts import run_redis
 
@@ -135,10 +135,10 @@ async def record_failure(delivery: Delivery) -> dict[str, Any]:
     await record_dead_letter(org_id, entry, seen_id=callback.dlqId or callback.sourceMessageId)
     if job == "send" and isinstance(fields.get("message_id"), str):
         try:
-            failed = await outbound(org_id, "failed", message_id=fields["message_id"], error=f"gave up: {reason}")
-        except NotFound:  # not this organisation's message: nothing to mark
+            failed = await fail_send(org_id, fields["message_id"], f"gave up: {reason}")
+        except RecordMissing:  # not this organisation's message: nothing to mark
             return {"outcome": "recorded", "job": job, "dlq_id": callback.dlqId}
-        await publish_update(org_id, failed["message"])
+        await publish_update(org_id, failed)
     return {"outcome": "recorded", "job": job, "dlq_id": callback.dlqId}
 
 

@@ -13,7 +13,7 @@ from zapline import qstash, realtime
 from zapline.errors import BadRequest
 from zapline.jobs.kinds import SEND, SendJob
 from zapline.registry.jobs import enqueue
-from zapline.store.outbound import outbound
+from zapline.store.outbound import Created, create_outbound
 
 __all__ = ["new_message_id", "publish_update", "queue_message"]
 
@@ -45,8 +45,8 @@ async def queue_message(
     author: str | None = None,
     restart_followups: bool = False,
     guard_epoch: int | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Store a pending outbound message and queue its send; return (message, script answer)."""
+) -> Created:
+    """Store a pending outbound message and queue its send (``LeadOptedOut`` when the lead opted out)."""
     if kind not in KINDS or lane not in qstash.LANES:
         raise BadRequest(f"kind must be one of {', '.join(KINDS)} and lane one of {', '.join(qstash.LANES)}")
     if len(text) > MAX_TEXT_CHARS:
@@ -57,15 +57,14 @@ async def queue_message(
         raise BadRequest(f"a {kind} message needs media.url")
     message = {"id": message_id or new_message_id(), "kind": kind, "text": text, "media": media, "lane": lane,
                "choices": choices, "author": author, "guard_epoch": guard_epoch}  # fmt: skip
-    answer = await outbound(
+    created = await create_outbound(
         org_id,
-        "create",
-        conversation_id=conversation_id,
-        message={k: v for k, v in message.items() if v is not None},
+        conversation_id,
+        {k: v for k, v in message.items() if v is not None},
         preview=text[:160],
         restart_followups=restart_followups,
     )
-    record: dict[str, Any] = answer["message"]
+    record = created.message
     if record["status"] == "pending":  # new, or a double submit not sent yet: QStash deduplicates
         job = SendJob(org_id=org_id, message_id=record["id"], lane=record.get("lane") or lane,
                       instance_id=record["instance_id"])  # fmt: skip
@@ -73,4 +72,4 @@ async def queue_message(
     # also for a repeat: if the first attempt failed after storing, its publication never happened
     # (Centrifugo drops the copy when it did)
     await publish_update(org_id, record, "message.created")
-    return record, answer
+    return created

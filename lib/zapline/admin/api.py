@@ -16,7 +16,15 @@ from starlette.routing import Route
 from zapline import automation, jsonsafe, realtime
 from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
-from zapline.errors import BadRequest, NotFound, PermanentError, RequestTooLarge, ZaplineError
+from zapline.errors import (
+    BadRequest,
+    LeadOptedOut,
+    NotFound,
+    PermanentError,
+    RecordMissing,
+    RequestTooLarge,
+    ZaplineError,
+)
 from zapline.http import error_response, read_limited
 from zapline.logs import get_logger
 from zapline.store import queries
@@ -36,8 +44,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             org_id = await authenticate(request.headers.get("authorization"))
             result = await handler(request, org_id)
-        except PermanentError as exc:  # the store refused this input: the caller's to fix
-            return JSONResponse(exc.to_json(), status_code=400)
+        except PermanentError as exc:  # a domain error: the operator API is where it becomes a status
+            status = 404 if isinstance(exc, RecordMissing) else 409 if isinstance(exc, LeadOptedOut) else 400
+            return JSONResponse(exc.to_json(), status_code=status)
         except ZaplineError as exc:
             return error_response(exc)
         except Exception:

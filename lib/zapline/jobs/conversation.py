@@ -9,7 +9,7 @@ from zapline import automation
 from zapline.http import Delivery
 from zapline.jobs.kinds import FollowupJob, NpsJob
 from zapline.outbound import queue_message
-from zapline.store.outbound import automation as automation_store
+from zapline.store.outbound import Fire, fire_followup
 
 __all__ = ["followup", "nps"]
 
@@ -24,23 +24,23 @@ def _personal(template: str, name: str | None) -> str:
 
 
 async def followup(job: FollowupJob, delivery: Delivery) -> dict[str, Any]:
-    fire = await automation_store(job.org_id, "followup_fire", conversation_id=job.conversation_id, epoch=job.epoch)
-    if fire["outcome"] != "fire":
+    fire = await fire_followup(job.org_id, job.conversation_id, epoch=job.epoch)
+    if not isinstance(fire, Fire):
         return {"outcome": "stale"}
     steps = await automation.followup_steps(job.org_id)
     if job.step >= len(steps):
         return {"outcome": "no_such_step"}
-    message, _ = await queue_message(
+    queued = await queue_message(
         job.org_id,
         job.conversation_id,
-        text=_personal(steps[job.step]["text"], fire.get("lead_name")),
+        text=_personal(steps[job.step]["text"], fire.lead_name),
         lane="automation",
         message_id=f"msg_fu_{job.conversation_id}_{job.epoch}_{job.step}",
         author="followup",
         guard_epoch=job.epoch,  # not sent if the lead answers while it waits in its lane
     )
     await automation.schedule_followup(job.org_id, job.conversation_id, job.epoch, job.step + 1)
-    return {"outcome": "sent", "step": job.step, "message_id": message["id"]}
+    return {"outcome": "sent", "step": job.step, "message_id": queued.message["id"]}
 
 
 async def nps(job: NpsJob, delivery: Delivery) -> dict[str, Any]:

@@ -12,15 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from zapline.config import get_settings
-from zapline.errors import TransientError
+from zapline.errors import LeadOptedOut, TransientError, UazapiRejected, UazapiUnavailable
 from zapline.http import Delivery
 from zapline.jobs.kinds import SendJob
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.store.ingest import record_sent
-from zapline.store.outbound import outbound
+from zapline.store.outbound import Busy, Done, Stopped, claim_send, fail_send, release_send
 from zapline.uazapi import client
-from zapline.uazapi.client import Instance, SentMessage, UazapiRejected, UazapiUnavailable
+from zapline.uazapi.client import Instance, SentMessage
 
 __all__ = ["send"]
 
@@ -59,24 +59,26 @@ async def _show(org_id: str, message: dict[str, Any]) -> None:
 async def send(job: SendJob, delivery: Delivery) -> dict[str, Any]:
     # the claim keeps other attempts off the message for longer than one UAZAPI call can take
     lease_ms = int(get_settings().http_timeout * 1000) * 2 + 5000
-    claim = await outbound(job.org_id, "claim", message_id=job.message_id, lease_ms=lease_ms)
-    message = claim["message"]
-    outcome = claim["outcome"]
-    if outcome == "busy":  # another attempt is sending it right now
-        raise TransientError("the message is being sent by another attempt",
-                             retry_after=max(1, claim["retry_after_ms"] // 1000 + 1))  # fmt: skip
-    if outcome == "done":
+    claim = await claim_send(job.org_id, job.message_id, lease_ms=lease_ms)
+    message = claim.message
+    if isinstance(claim, Busy):  # another attempt is sending it right now
+        raise TransientError(
+            "the message is being sent by another attempt", retry_after=claim.retry_after_ms // 1000 + 1
+        )
+    if isinstance(claim, Done):
         if message["status"] == "failed" and message.get("error") != "opted_out":
             raise UazapiRejected(message.get("error") or "the send was rejected")  # to the dead letters
         return {"outcome": "already_" + message["status"], "message_id": message["id"]}
-    if outcome in ("failed", "cancelled"):  # opted out, or a follow-up overtaken by events
+    if isinstance(claim, Stopped):
         await _show(job.org_id, message)
-        return {"outcome": outcome, "reason": message.get("error"), "message_id": message["id"]}
+        if claim.outcome == "failed":  # opted out since it was queued: dropped once, recorded, never retried
+            raise LeadOptedOut(f"message {message['id']} not sent: the lead opted out", org=job.org_id)
+        return {"outcome": claim.outcome, "reason": message.get("error"), "message_id": message["id"]}
 
-    instance = Instance(claim["base_url"], claim["token"], message["instance_id"])
+    instance = Instance(claim.base_url, claim.token, message["instance_id"])
     number = recipient(message["chat_jid"])
     sent: SentMessage | None = None
-    if claim["was_sending"]:  # an earlier attempt claimed it and its lease ran out: did it reach WhatsApp?
+    if claim.was_sending:  # an earlier attempt claimed it and its lease ran out: did it reach WhatsApp?
         try:
             wa_id = await client.find_tracked(instance, message["chat_jid"], message["id"])
         except UazapiRejected:
@@ -86,12 +88,11 @@ async def send(job: SendJob, delivery: Delivery) -> dict[str, Any]:
         try:
             sent = await _deliver(instance, number, message)
         except UazapiRejected as exc:
-            failed = await outbound(job.org_id, "failed", message_id=message["id"], error=exc.message)
-            await _show(job.org_id, failed["message"])
+            await _show(job.org_id, await fail_send(job.org_id, message["id"], exc.message))
             raise
         except UazapiUnavailable as exc:
             if "status" in exc.context:  # UAZAPI answered (429, 5xx): nothing was sent
-                await outbound(job.org_id, "release", message_id=message["id"])
+                await release_send(job.org_id, message["id"])
             raise  # a timeout may have sent it: the claim's lease, then /message/find, decide
     recorded = await record_sent(job.org_id, message["id"], sent.message_id, sent.timestamp)
     await _show(job.org_id, recorded["message"])

@@ -20,16 +20,10 @@ from upstash_redis.errors import UpstashError
 
 from zapline.clients import redis_client
 from zapline.config import get_settings
-from zapline.errors import PermanentError, StoreUnavailable
+from zapline.errors import StoreRejected, StoreUnavailable
 from zapline.store.keys import lua_key_functions
 
 __all__ = ["Script", "StoreRejected", "run_redis", "script_json"]
-
-
-class StoreRejected(PermanentError):
-    """A script failed on this input: retrying the same delivery would fail the same way."""
-
-    error_type = "store_rejected"
 
 
 def script_json(payload: Any) -> str:

@@ -15,17 +15,9 @@ from typing import Any
 import httpx
 
 from zapline.clients import http_client
-from zapline.errors import PermanentError, TransientError
+from zapline.errors import UazapiRejected, UazapiUnavailable
 
 __all__ = ["Instance", "SentMessage", "UazapiRejected", "UazapiUnavailable", "send_media", "send_menu", "send_text"]
-
-
-class UazapiUnavailable(TransientError):
-    error_type = "uazapi_unavailable"
-
-
-class UazapiRejected(PermanentError):
-    error_type = "uazapi_rejected"
 
 
 @dataclass(frozen=True)
