@@ -12,7 +12,7 @@ from pydantic import Field
 from zapline.qstash import lane_flow_control
 from zapline.registry.jobs import JobKind, JobPayload, Registry
 
-__all__ = ["FOLLOWUP", "JOBS", "NPS", "SEND", "FollowupJob", "NpsJob", "SendJob"]
+__all__ = ["FOLLOWUP", "JOBS", "NPS", "SEND", "SWEEP", "FollowupJob", "NpsJob", "SendJob", "SweepJob"]
 
 
 class SendJob(JobPayload):
@@ -30,6 +30,12 @@ class FollowupJob(JobPayload):
 class NpsJob(JobPayload):
     conversation_id: str
     action: Literal["send", "expire"]
+
+
+class SweepJob(JobPayload):
+    """Deployment-wide housekeeping (the ``sweeper`` schedule): it works for no one organisation."""
+
+    org_id: str = ""
 
 
 SEND = JobKind(
@@ -52,4 +58,6 @@ NPS = JobKind(
     dedup=lambda job: f"nps-{job.action}-{job.conversation_id}",
 )
 
-JOBS = Registry([SEND, FOLLOWUP, NPS])
+SWEEP = JobKind(name="sweep", payload=SweepJob, handler="zapline.jobs.sweep:sweep")
+
+JOBS = Registry([SEND, FOLLOWUP, NPS, SWEEP])

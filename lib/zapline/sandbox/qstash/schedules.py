@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from zapline.sandbox.qstash.cron import Cron, parse_cron
+from zapline.cron import Cron, parse_cron
 from zapline.sandbox.qstash.model import Message, body_fields
 from zapline.sandbox.qstash.spec import DEFAULT_RETRIES, Spec
 

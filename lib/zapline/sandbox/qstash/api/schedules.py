@@ -6,8 +6,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from zapline.cron import parse_cron
 from zapline.sandbox.qstash.api.common import caller_ip, empty, engine, header_items, raw_path, reply
-from zapline.sandbox.qstash.cron import parse_cron
 from zapline.sandbox.qstash.destination import parse_target
 from zapline.sandbox.qstash.engine import Engine
 from zapline.sandbox.qstash.errors import ApiError
