@@ -1,0 +1,208 @@
+"""Two organisations on one deployment: A's API key on B's conversations, leads, messages and
+cursors reads nothing and writes nothing; A's live token cannot subscribe to B's channels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from centrifuge import Client
+from starlette.routing import Route
+
+from tests.sandbox.centrifugo_helpers import Recorder, disconnect
+from tests.security.helpers import Stack, assert_error, org_pattern
+from tests.support import Tenant, deliver
+from zapline.admin.api import routes as operator_routes
+from zapline.sandbox.uazapi.payloads import Uazapi, body
+
+SHARED_PHONE = "5511977770100"  # a customer who writes to both organisations
+
+
+@dataclass
+class Org:
+    tenant: Tenant
+    conversations: list[str] = field(default_factory=list)
+    leads: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    conversation_cursor: str = ""
+    message_cursor: str = ""
+    dead_letter: str = ""
+
+
+def call(org: Org, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    t = org.tenant
+    headers = {"Authorization": f"Bearer {t.api_key}", **kwargs.pop("headers", {})}
+    return httpx.request(method, f"{t.env['APP_URL']}/api/v1{path}", headers=headers, timeout=30, **kwargs)
+
+
+def seed(stack: Stack, tenant: Tenant, contacts: list[str]) -> Org:
+    """Each contact writes three messages (signed deliveries, stored before the answer)."""
+    key = stack.sandbox["QSTASH_CURRENT_SIGNING_KEY"]
+    uazapi = Uazapi(token=tenant.token)
+    for contact in contacts:
+        for n in range(3):
+            raw = body(uazapi.text(f"{tenant.org_id} says {n}", contact=contact))
+            stored = deliver(stack.app.url, tenant.inbound_path, raw, key=key)
+            assert stored.status_code == 200 and stored.json()["outcome"] == "stored", stored.text
+    org = Org(tenant)
+    listing = call(org, "GET", "/conversations").json()
+    org.conversations = [c["id"] for c in listing["items"]]
+    org.leads = [c["lead_id"] for c in listing["items"]]
+    for conv in org.conversations:
+        org.messages += [m["id"] for m in call(org, "GET", f"/conversations/{conv}/messages").json()["items"]]
+    if len(contacts) > 1:
+        org.conversation_cursor = call(org, "GET", "/conversations", params={"limit": 1}).json()["next_cursor"]
+    page = call(org, "GET", f"/conversations/{org.conversations[0]}/messages", params={"limit": 1}).json()
+    org.message_cursor = page["next_cursor"]
+    assert org.message_cursor and (len(contacts) == 1 or org.conversation_cursor)
+    return org
+
+
+@pytest.fixture(scope="module")
+def orgs(stack: Stack) -> tuple[Org, Org]:
+    a = seed(stack, stack.tenant("A"), ["5511977770001", SHARED_PHONE])
+    b = seed(stack, stack.tenant("B"), ["5511977770201", "5511977770202", SHARED_PHONE])
+    # B's own settings and a dead letter, so that A has something of B's to (not) see
+    steps = {"steps": [{"after_seconds": 7200, "text": "B's follow-up"}]}
+    assert call(b, "PUT", "/followups", json=steps).status_code == 200
+    callback = {"status": 489, "sourceMessageId": "msg_b_dead", "dlqId": "dlq_b_dead", "sourceBody": "",
+                "url": f"{stack.app.url}{b.tenant.inbound_path}"}  # fmt: skip
+    key = stack.sandbox["QSTASH_CURRENT_SIGNING_KEY"]
+    recorded = deliver(stack.app.url, "/api/failures/qstash", json.dumps(callback).encode(), key=key)
+    assert recorded.status_code == 200 and recorded.json()["outcome"] == "recorded", recorded.text
+    b.dead_letter = "dlq_b_dead"
+    return a, b
+
+
+# Every operator route that takes an id, called with A's key and B's id (the route's template, so
+# that a route added to admin/api.py without a row here fails test_every_operator_route_is_covered).
+CROSS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("GET", "/api/v1/conversations/{conversation_id}", "/conversations/{conv}", {}),
+    ("GET", "/api/v1/conversations/{conversation_id}/messages", "/conversations/{conv}/messages", {}),
+    ("GET", "/api/v1/conversations/{conversation_id}/messages", "/conversations/{conv}/messages?cursor={mcur}", {}),
+    ("POST", "/api/v1/conversations/{conversation_id}/messages", "/conversations/{conv}/messages",
+     {"json": {"text": "from A"}}),
+    ("POST", "/api/v1/conversations/{conversation_id}/messages", "/conversations/{conv}/messages",
+     {"json": {"media_url": "https://cdn.example.com/a.jpg"}, "headers": {"Idempotency-Key": "k1"}}),
+    ("POST", "/api/v1/conversations/{conversation_id}/close", "/conversations/{conv}/close", {}),
+    ("GET", "/api/v1/leads/{lead_id}", "/leads/{lead}", {}),
+    ("POST", "/api/v1/leads/{lead_id}/opt-out", "/leads/{lead}/opt-out", {}),
+    ("GET", "/api/v1/leads", "/leads?phone=%2B5511977770201", {}),
+    ("POST", "/api/v1/realtime/subscription", "/realtime/subscription", {"json": {"conversation_id": "{conv}"}}),
+    ("GET", "/api/v1/conversations/{conversation_id}", "/conversations/{msg}", {}),  # a message id as an id
+    ("GET", "/api/v1/leads/{lead_id}", "/leads/{conv}", {}),
+]  # fmt: skip
+# Routes that take no id: A's key reads A's own (checked one by one below).
+OWN = {
+    ("GET", "/api/v1/conversations"),
+    ("GET", "/api/v1/followups"),
+    ("PUT", "/api/v1/followups"),
+    ("GET", "/api/v1/stats/daily"),
+    ("GET", "/api/v1/dead-letters"),
+    ("POST", "/api/v1/realtime/token"),
+}
+
+
+def fill(value: Any, b: Org, index: int) -> Any:
+    if isinstance(value, str):
+        return value.format(conv=b.conversations[index], lead=b.leads[index], msg=b.messages[index],
+                            mcur=b.message_cursor)  # fmt: skip
+    if isinstance(value, dict):
+        return {k: fill(v, b, index) for k, v in value.items()}
+    return value
+
+
+def test_every_operator_route_is_covered() -> None:
+    declared = {(m, r.path) for r in operator_routes if isinstance(r, Route) for m in (r.methods or set()) - {"HEAD"}}
+    covered = {(m, p) for m, p, _, _ in CROSS} | OWN
+    assert declared == covered
+
+
+@pytest.mark.parametrize("index", [0, 2])  # one of B's own contacts, and the customer both share
+@pytest.mark.parametrize(("method", "route", "path", "kwargs"), CROSS, ids=[f"{c[0]} {c[2]}" for c in CROSS])
+def test_a_key_on_b_resources_is_404_and_writes_nothing(
+    stack: Stack, orgs: tuple[Org, Org], method: str, route: str, path: str, kwargs: dict[str, Any], index: int
+) -> None:
+    a, b = orgs
+    before = stack.digest()
+    answer = call(a, method, fill(path, b, index), **fill(kwargs, b, index))
+    assert_error(answer, 404, "not_found")
+    assert stack.digest() == before, "a cross-tenant call changed Redis"
+    for secret_id in (b.conversations[index], b.leads[index], b.tenant.org_id):
+        assert secret_id not in answer.text or secret_id in fill(path, b, index) + json.dumps(fill(kwargs, b, index))
+
+
+def test_b_cursors_on_a_listings_show_only_a(stack: Stack, orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    before = stack.digest()
+    listing = call(a, "GET", "/conversations", params={"cursor": b.conversation_cursor})
+    assert listing.status_code in (200, 400), listing.text
+    if listing.status_code == 200:
+        assert {c["id"] for c in listing.json()["items"]} <= set(a.conversations)
+    messages = call(a, "GET", f"/conversations/{a.conversations[0]}/messages", params={"cursor": b.message_cursor})
+    assert messages.status_code in (200, 400), messages.text
+    if messages.status_code == 200:
+        assert {m["id"] for m in messages.json()["items"]} <= set(a.messages)
+        assert b.tenant.org_id not in messages.text
+    assert stack.digest() == before
+
+
+def test_a_listings_and_reads_hold_only_a(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    conversations = call(a, "GET", "/conversations").json()
+    assert sorted(c["id"] for c in conversations["items"]) == sorted(a.conversations)
+    assert b.tenant.org_id not in json.dumps(conversations)
+    shared = call(a, "GET", "/leads", params={"phone": f"+{SHARED_PHONE}"}).json()
+    assert shared["id"] in a.leads and shared["id"] != b.leads[2]
+    letters = call(a, "GET", "/dead-letters").json()["items"]
+    assert all(d["dlq_id"] != b.dead_letter for d in letters)
+    assert call(a, "GET", "/followups").json()["steps"] != [{"after_seconds": 7200, "text": "B's follow-up"}]
+    daily = call(a, "GET", "/stats/daily").json()["counters"]
+    assert daily.get("inbound") == 3 * len(a.conversations), daily  # B's nine messages are not A's
+
+
+def test_a_writes_to_its_own_settings_leave_b_unchanged(stack: Stack, orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    before = stack.digest(org_pattern(b.tenant.org_id))
+    steps = {"steps": [{"after_seconds": 60, "text": "A's follow-up"}]}
+    assert call(a, "PUT", "/followups", json=steps).json()["steps"] == steps["steps"]
+    assert call(b, "GET", "/followups").json()["steps"] == [{"after_seconds": 7200, "text": "B's follow-up"}]
+    assert stack.digest(org_pattern(b.tenant.org_id)) == before
+
+
+def test_a_realtime_token_is_for_a_inbox_only(orgs: tuple[Org, Org]) -> None:
+    a, b = orgs
+    grant = call(a, "POST", "/realtime/token").json()
+    assert grant["channels"] == [f"inbox:{a.tenant.org_id}"]
+    own = call(a, "POST", "/realtime/subscription", json={"conversation_id": a.conversations[0]}).json()
+    forbidden = [f"inbox:{b.tenant.org_id}", *(f"conversation:{b.tenant.org_id}:{c}" for c in b.conversations)]
+
+    async def scenario() -> None:
+        events = Recorder()
+        client = Client(grant["url"], events=events, token=grant["token"], proxy=None)
+        try:
+            await client.connect()
+            await client.ready(timeout=10)
+            server_side = await events.expect("subscribed")
+            assert server_side.channel == f"inbox:{a.tenant.org_id}"
+            for channel in forbidden:
+                for token in ("", own["token"]):  # no token, and A's own subscription token
+                    refused_events = Recorder()
+                    sub = client.new_subscription(channel, events=refused_events, token=token)
+                    await sub.subscribe()
+                    refused = await refused_events.expect("unsubscribed")
+                    assert refused.code in (103, 105, 109), (channel, refused.code)  # permission denied
+                    assert "subscribed" not in refused_events.seen
+                    client.remove_subscription(sub)
+            allowed_events = Recorder()
+            allowed = client.new_subscription(own["channel"], events=allowed_events, token=own["token"])
+            await allowed.subscribe()
+            await allowed_events.expect("subscribed")  # the control: A's own conversation is fine
+        finally:
+            await disconnect(client)
+
+    asyncio.run(scenario())
