@@ -24,3 +24,15 @@ async def create_pending(org_id: str, conversation_id: str, message_id: str, tex
 
     message = {"id": message_id, "kind": "text", "text": text, "lane": "realtime"}
     await create_outbound(org_id, conversation_id, message, preview=text, restart_followups=False)
+
+
+async def enqueue_send(org_id: str, message_id: str) -> None:
+    """Publish the send job of a stored message through QStash, as queue_message does."""
+    from zapline.clients import aclose_clients
+    from zapline.jobs.kinds import SEND, SendJob
+    from zapline.registry.jobs import enqueue
+
+    try:
+        await enqueue(SEND, SendJob(org_id=org_id, message_id=message_id))
+    finally:
+        await aclose_clients()

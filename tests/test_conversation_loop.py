@@ -239,3 +239,27 @@ def test_no_survey_when_the_lead_wrote_again_after_the_close(loop: Loop) -> None
         what="the survey to be skipped",
     )
     assert closed["status"] == "closed" and loop.sent(number) == []
+
+
+def test_an_automated_send_to_a_lead_who_opted_out_is_dropped_once_and_recorded(loop: Loop, app: AppProcess) -> None:
+    import secrets
+
+    from tests.support import run_in_app_env
+
+    number = loop.new_number()
+    loop.customer_says(number, "oi")
+    conversation = loop.conversation_of(number)
+    message_id = f"msg_{secrets.token_hex(8)}"
+    run_in_app_env(app, "tests.conversation_loop_jobs:create_pending", loop.tenant.org_id, conversation["id"],
+                   message_id, "promoção")  # fmt: skip
+    assert loop.operator("POST", f"/leads/{conversation['lead_id']}/opt-out").status_code == 200
+    run_in_app_env(app, "tests.conversation_loop_jobs:enqueue_send", loop.tenant.org_id, message_id)
+    letter = wait_until(
+        lambda: [d for d in loop.tenant.api("/dead-letters").json()["items"] if d["job"] == "send"],
+        what="the send's dead letter",
+    )
+    assert letter[0]["reason"].startswith("opted_out") and message_id in letter[0]["reason"]
+    assert (letter[0]["http_status"], letter[0]["retried"]) == (489, 0)  # refused once, never retried
+    [message] = [m for m in loop.messages(conversation["id"]) if m["id"] == message_id]
+    assert (message["status"], message["error"]) == ("failed", "opted_out")
+    assert loop.sent(number) == []

@@ -81,7 +81,8 @@ if op == 'release' then
 end
 
 if op == 'failed' then
-  if (RANK[rec.status] or 0) < RANK.sent then
+  -- a message already failed keeps its first reason (opted_out, UAZAPI's refusal)
+  if (RANK[rec.status] or 0) < RANK.sent and rec.status ~= 'failed' then
     rec.status, rec.error = 'failed', a.error
     save(rec)
   end
