@@ -12,13 +12,14 @@ import json
 import unicodedata
 from typing import Any
 
-from zapline import qstash, realtime
+from zapline import qstash
 from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import BadRequest, QueueRejected, QueueUnavailable
 from zapline.jobs.kinds import FOLLOWUP, NPS, FollowupJob, NpsJob
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
+from zapline.publications import conversation_updated, publish
 from zapline.registry.jobs import enqueue
 from zapline.store import outbound as store
 from zapline.store.keys import OrgKeys
@@ -154,9 +155,7 @@ async def expire_nps_survey(org_id: str, conversation_id: str) -> str:
 
 
 async def publish_conversation(org_id: str, conversation_id: str, status: str) -> None:
-    channels = [realtime.inbox_channel(org_id), realtime.conversation_channel(org_id, conversation_id)]
-    data = {"type": "conversation.updated", "conversation": {"id": conversation_id, "status": status}}
-    await realtime.broadcast(channels, data, idempotency_key=f"{conversation_id}:status:{status}")
+    await publish(conversation_updated(org_id, conversation_id, status))
 
 
 def nps_score(text: str | None) -> int | None:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.routing import Route
 
-from zapline import jsonsafe, realtime
+from zapline import jsonsafe
 from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import InvalidPayload, RecordMissing, UnknownInstance
@@ -27,6 +27,7 @@ from zapline.http import Delivery, signed
 from zapline.jobs.kinds import JOBS
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
+from zapline.publications import job_failed, publish
 from zapline.registry.jobs import FAILURES_PATH
 from zapline.store.clock import now_ms
 from zapline.store.keys import DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
@@ -110,8 +111,7 @@ async def record_dead_letter(org_id: str, entry: dict[str, Any], *, seen_id: str
         pipe.lpush(keys.dead_letters, json.dumps(entry, ensure_ascii=False))
         pipe.ltrim(keys.dead_letters, 0, DEAD_LETTERS_KEPT - 1)
         await run_redis(pipe.exec())
-    data = {"type": "job.failed", **entry}
-    await realtime.broadcast([realtime.inbox_channel(org_id)], data, idempotency_key=f"dead:{seen_id}")
+    await publish(job_failed(org_id, entry, seen_id=seen_id))
 
 
 async def record_failure(delivery: Delivery) -> dict[str, Any]:

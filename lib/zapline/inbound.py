@@ -20,11 +20,12 @@ from typing import Any
 
 from starlette.routing import Route
 
-from zapline import automation, realtime
+from zapline import automation
 from zapline.http import Delivery, signed
 from zapline.logs import get_logger
+from zapline.planner import plan_message
+from zapline.publications import instance_status, message_status, publish
 from zapline.store.ingest import (
-    IngestResult,
     ingest_connection,
     ingest_message,
     ingest_receipts,
@@ -74,10 +75,8 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
         result = await ingest_connection(
             ref, event.token, state.status if state else "", state.last_disconnect_reason if state else ""
         )
-        data = {"type": "instance.status", "instance_id": ref.instance_id, "status": result.status}
-        if state and state.last_disconnect_reason:
-            data["reason"] = state.last_disconnect_reason
-        await realtime.broadcast([realtime.inbox_channel(ref.org_id)], data, idempotency_key=_key(ref, delivery))
+        reason = state.last_disconnect_reason if state else None
+        await publish(instance_status(ref.org_id, ref.instance_id, result.status, reason, key=_key(ref, delivery)))
         answer = {"outcome": "connection", "status": result.status}
     else:
         await ingest_unknown(ref, event.token, event.event_type)
@@ -96,10 +95,11 @@ async def _ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage
         nps_score=automation.nps_score(answered) if inbound else None,
         opt_out=inbound and message.kind == "text" and automation.opt_out_keyword(message.text),
     )
-    await automation.cancel_quietly(result.cancel)  # the lead wrote: the armed follow-up is stale
-    # a duplicate publishes again: if the first delivery stored it but could not publish, this
-    # shows it; if it did, Centrifugo's idempotency key drops the copy
-    await _publish_message(ref, message.wa_id, result)
+    plan = plan_message(ref, message.wa_id, result)
+    for timer in plan.cancel:
+        await automation.cancel_quietly(timer)
+    for publication in plan.publications:
+        await publish(publication)
     answer: dict[str, Any] = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
     if result.nps_score is not None:
         answer["nps_score"] = result.nps_score
@@ -116,26 +116,9 @@ def _key(ref: InstanceRef, delivery: Delivery) -> str:
     return f"{ref.instance_id}:qstash:{delivery.message_id or hashlib.sha256(delivery.body).hexdigest()[:32]}"
 
 
-async def _publish_message(ref: InstanceRef, wa_id: str, result: IngestResult) -> None:
-    message, conversation = result.message, result.conversation
-    if not message or not conversation:
-        return
-    created = result.outcome == "stored" or (result.outcome == "duplicate" and result.original == "created")
-    kind = "message.created" if created else "message.updated"
-    channels = [realtime.inbox_channel(ref.org_id), realtime.conversation_channel(ref.org_id, conversation["id"])]
-    data = {"type": kind, "conversation": conversation, "message": message}
-    if result.poll:  # a vote: its poll's new tally travels with it (one broadcast)
-        data["poll"] = result.poll
-    await realtime.broadcast(channels, data, idempotency_key=f"{ref.instance_id}:{wa_id}")
-
-
 async def _publish_receipts(ref: InstanceRef, delivery: Delivery, entries: list[dict[str, Any]], status: str) -> None:
-    if not entries:
-        return
-    channels = [realtime.inbox_channel(ref.org_id)]
-    channels += [realtime.conversation_channel(ref.org_id, e["conversation_id"]) for e in entries]
-    data = {"type": "message.status", "status": status, "messages": entries}
-    await realtime.broadcast(channels, data, idempotency_key=_key(ref, delivery))
+    if entries:
+        await publish(message_status(ref.org_id, status, entries, key=_key(ref, delivery)))
 
 
 routes = [Route("/api/inbound/uazapi/{instance_key}", signed(receive_uazapi), methods=["POST"])]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from zapline import qstash, realtime
+from zapline import qstash
 from zapline.errors import BadRequest
 from zapline.jobs.kinds import SEND, SendJob
+from zapline.publications import message_changed, publish
 from zapline.registry.jobs import enqueue
 from zapline.store.outbound import Created, create_outbound
 
@@ -27,9 +28,9 @@ def new_message_id() -> str:
 
 async def publish_update(org_id: str, message: dict[str, Any], kind: str = "message.updated") -> None:
     """Show a change of an outbound message live (created, sent, failed)."""
-    channels = [realtime.inbox_channel(org_id), realtime.conversation_channel(org_id, message["conversation_id"])]
-    key = f"{message['id']}:{kind}" + ("" if kind == "message.created" else f":{message.get('status')}")
-    await realtime.broadcast(channels, {"type": kind, "message": message}, idempotency_key=key)
+    created = kind == "message.created"
+    key = f"{message['id']}:{kind}" + ("" if created else f":{message.get('status')}")
+    await publish(message_changed(org_id, message, created=created, key=key))
 
 
 async def queue_message(
