@@ -22,7 +22,8 @@ from zapline.outbound import queue_message
 from zapline.publications import conversation_updated, publish
 from zapline.registry.jobs import enqueue
 from zapline.store import outbound as store
-from zapline.store.keys import OrgKeys
+from zapline.store import sweep
+from zapline.store.keys import OrgKeys, timer_member
 from zapline.store.scripts import run_redis
 
 __all__ = [
@@ -87,6 +88,8 @@ async def schedule_followup(org_id: str, conversation_id: str, epoch: int, step:
     """Publish follow-up ``step`` (0-based) of the chain started at ``epoch``, and arm it."""
     steps = await followup_steps(org_id)
     if step >= len(steps):
+        if step == 0:  # no steps at all: nothing to arm
+            await sweep.confirm_timer(org_id, timer_member("fu", conversation_id, epoch))
         return None
     previous = steps[step - 1]["after_seconds"] if step else 0
     job = FollowupJob(org_id=org_id, conversation_id=conversation_id, epoch=epoch, step=step)
@@ -105,8 +108,9 @@ async def operator_reply(org_id: str, conversation_id: str, **message: Any) -> d
         await cancel_quietly(created.cancel)
         try:
             await schedule_followup(org_id, conversation_id, created.followup_epoch, 0)
-        except QueueUnavailable as exc:  # the reply is queued; only its follow-ups are missing
-            log.warning("follow-ups not scheduled", org=org_id, conversation=conversation_id, error=exc.message)
+        except QueueUnavailable as exc:  # the reply is queued; its follow-ups wait for the sweeper
+            log.warning("follow-ups not scheduled yet", org=org_id, conversation=conversation_id, error=exc.message)
+            await sweep.mark(org_id)
     return created.message
 
 
@@ -118,11 +122,23 @@ async def close_conversation(org_id: str, conversation_id: str) -> dict[str, Any
     await cancel_quietly(closed.cancel)
     # a repeated close re-publishes a survey the first one stored but could not queue (deduplicated)
     if closed.nps or closed.conversation.get("nps_state") == "scheduled":
-        job = NpsJob(org_id=org_id, conversation_id=conversation_id, action="send")
-        await enqueue(NPS, job, delay=get_settings().nps_delay)
+        await schedule_nps(org_id, conversation_id)
     if not closed.already:
         await publish_conversation(org_id, conversation_id, "closed")
     return closed.conversation
+
+
+async def schedule_nps(org_id: str, conversation_id: str) -> None:
+    """Publish the survey's job; if QStash is down, the sweeper publishes it later."""
+    job = NpsJob(org_id=org_id, conversation_id=conversation_id, action="send")
+    try:
+        await enqueue(NPS, job, delay=get_settings().nps_delay)
+    except QueueUnavailable as exc:
+        log.warning("survey not scheduled yet; the sweeper will", org=org_id, conversation=conversation_id,
+                    error=exc.message)  # fmt: skip
+        await sweep.mark(org_id)
+        return
+    await sweep.confirm_timer(org_id, timer_member("nps", conversation_id))
 
 
 async def send_nps_survey(org_id: str, conversation_id: str) -> str:

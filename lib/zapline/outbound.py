@@ -10,13 +10,17 @@ import secrets
 from typing import Any
 
 from zapline import qstash
-from zapline.errors import BadRequest
+from zapline.errors import BadRequest, QueueUnavailable
 from zapline.jobs.kinds import SEND, SendJob
+from zapline.logs import get_logger
 from zapline.publications import message_changed, publish
 from zapline.registry.jobs import enqueue
+from zapline.store import sweep
 from zapline.store.outbound import Created, create_outbound
 
 __all__ = ["new_message_id", "publish_update", "queue_message"]
+
+log = get_logger("zapline.outbound")
 
 KINDS = ("text", "image", "video", "audio", "document", "sticker", "poll")
 MAX_TEXT_CHARS = 4096  # WhatsApp's limit for one text message
@@ -69,7 +73,13 @@ async def queue_message(
     if record["status"] == "pending":  # new, or a double submit not sent yet: QStash deduplicates
         job = SendJob(org_id=org_id, message_id=record["id"], lane=record.get("lane") or lane,
                       instance_id=record["instance_id"])  # fmt: skip
-        await enqueue(SEND, job)
+        try:
+            await enqueue(SEND, job)
+        except QueueUnavailable as exc:  # stored, so not lost: the sweeper publishes it once QStash is back
+            log.warning("send not queued yet; the sweeper will", org=org_id, message_id=record["id"], error=exc.message)
+            await sweep.mark(org_id)
+        else:
+            await sweep.confirm_queued(org_id, record["id"])
     # also for a repeat: if the first attempt failed after storing, its publication never happened
     # (Centrifugo drops the copy when it did)
     await publish_update(org_id, record, "message.created")

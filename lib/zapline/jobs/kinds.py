@@ -36,6 +36,8 @@ class SweepJob(JobPayload):
     """Deployment-wide housekeeping (the ``sweeper`` schedule): it works for no one organisation."""
 
     org_id: str = ""
+    grace_seconds: int = Field(120, ge=0, le=3600)  # younger entries may still be on their way to QStash
+    full: bool | None = None  # every organisation, not only the marked ones (default: the sweep at :00)
 
 
 SEND = JobKind(

@@ -17,7 +17,7 @@ Retention is explicit:
 
 from __future__ import annotations
 
-__all__ = ["OrgKeys", "all_orgs", "lua_key_functions"]
+__all__ = ["OrgKeys", "all_orgs", "lua_key_functions", "sweep_marks", "timer_member"]
 
 EARLY_EVENTS_TTL = 7 * 24 * 3600
 DEAD_LETTERS_KEPT = 1000
@@ -46,6 +46,8 @@ TEMPLATES = {
     "dead_letters": "dead",
     "dead_letter_seen": "dead-seen:{}",
     "unknown_events": "events:unknown",
+    "outbox": "outbox",
+    "timers": "timers",
 }
 
 
@@ -68,6 +70,17 @@ def lua_key_functions() -> str:
 def all_orgs() -> str:
     """Set of every organisation id (for schedules that visit each one)."""
     return "zl:orgs"
+
+
+def sweep_marks() -> str:
+    """Sorted set: organisations whose outbox or timers the sweeper should visit soon (score: when
+    marked, ms). Marked when a publish to QStash failed; the hourly full sweep covers a crash."""
+    return "zl:sweep"
+
+
+def timer_member(kind: str, conversation_id: str, epoch: int | None = None) -> str:
+    """A ``timers`` entry: ``fu|<conversation>|<epoch>`` (a follow-up chain to arm) or ``nps|<conversation>``."""
+    return f"{kind}|{conversation_id}" + (f"|{epoch}" if epoch is not None else "")
 
 
 class OrgKeys:
@@ -149,6 +162,18 @@ class OrgKeys:
     def dead_letter_seen(self, dlq_id: str) -> str:
         """String: set once the failures function recorded this dead letter (TTL ``DEAD_LETTER_SEEN_TTL``)."""
         return self.prefix + TEMPLATES["dead_letter_seen"].format(dlq_id)
+
+    @property
+    def outbox(self) -> str:
+        """Sorted set: outbound messages stored but whose send job QStash has not confirmed (ms).
+        Removed once the publish succeeds; the sweeper re-publishes what stays."""
+        return self.prefix + TEMPLATES["outbox"]
+
+    @property
+    def timers(self) -> str:
+        """Sorted set: timers to publish (``timer_member``), by when they must be in QStash (ms).
+        Removed once published and armed; the sweeper re-publishes what stays."""
+        return self.prefix + TEMPLATES["timers"]
 
     @property
     def unknown_events(self) -> str:

@@ -34,7 +34,10 @@ if op == 'close' then
   local cancel = stop_followups(conv_key, conv)
   local fields = {'status', 'closed', 'closed_at', a.now, 'unread', 0}
   local nps = a.nps and (conv.nps_state or '') == '' and not opted_out(conv.lead_id) and conv.is_group ~= '1'
-  if nps then table.insert(fields, 'nps_state'); table.insert(fields, 'scheduled') end
+  if nps then
+    table.insert(fields, 'nps_state'); table.insert(fields, 'scheduled')
+    redis.call('ZADD', K.timers(), a.now, 'nps|' .. a.conversation_id)  -- until its job is in QStash
+  end
   redis.call('HSET', conv_key, unpack(fields))
   conv.status, conv.closed_at, conv.unread = 'closed', a.now, 0
   count('closed_conversations')
@@ -42,6 +45,7 @@ if op == 'close' then
 end
 
 if op == 'followup_arm' then
+  redis.call('ZREM', K.timers(), 'fu|' .. a.conversation_id .. '|' .. a.epoch)
   if epoch ~= a.epoch then return cjson.encode({outcome = 'stale'}) end
   redis.call('HSET', conv_key, 'followup_qstash_id', a.qstash_id, 'followup_step', a.step)
   return cjson.encode({outcome = 'armed'})

@@ -16,6 +16,7 @@ if op == 'create' then
                guard_epoch = m.guard_epoch}
   save(rec)
   redis.call('ZADD', K.conversation_messages(a.conversation_id), a.now, rec.id)
+  redis.call('ZADD', K.outbox(), a.now, rec.id)  -- until QStash confirms its send job
   local preview = rec.text ~= '' and a.preview or ('[' .. rec.kind .. ']')
   local fields = {'message_count', (tonumber(c[5]) or 0) + 1, 'last_outbound_at', a.now}
   if m.lane == 'realtime' then table.insert(fields, 'unread'); table.insert(fields, 0) end  -- an operator answered
@@ -30,6 +31,8 @@ if op == 'create' then
     reply.followup_epoch = redis.call('HINCRBY', conv_key, 'followup_epoch', 1)
     reply.cancel = c[7]
     redis.call('HDEL', conv_key, 'followup_qstash_id')
+    -- until its first step is published and armed
+    redis.call('ZADD', K.timers(), a.now, 'fu|' .. a.conversation_id .. '|' .. reply.followup_epoch)
   end
   redis.call('HSET', conv_key, unpack(fields))
   redis.call('ZADD', K.inbox(), 'GT', a.now, a.conversation_id)
