@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zapline.errors import UnknownInstance
 from zapline.store.clock import learn_timezone, now_ms, org_day
 from zapline.store.keys import DAILY_COUNTER_TTL, EARLY_EVENTS_TTL, OrgKeys
 from zapline.store.registry import InstanceRef
 from zapline.store.scripts import Script, script_json
-from zapline.uazapi.normalize import WhatsAppMessage
+
+if TYPE_CHECKING:  # the relay authenticates through this module and never parses a message
+    from zapline.uazapi.normalize import WhatsAppMessage
 
 __all__ = [
     "IngestResult",
@@ -114,6 +116,11 @@ async def ingest_connection(ref: InstanceRef, token: str, status: str, reason: s
 async def ingest_unknown(ref: InstanceRef, token: str, event_type: str) -> IngestResult:
     await _run(ref, token, "unknown", 0, event_type=event_type[:64])
     return IngestResult(outcome="ignored")
+
+
+async def authenticate_instance(ref: InstanceRef, token: str | None) -> None:
+    """The instance check alone (the relay's): the key, and the body's ``token`` unless None."""
+    await _run(ref, token or "", "auth", 0, any_token=token is None)
 
 
 async def ingest_self_chat(ref: InstanceRef, token: str) -> IngestResult:

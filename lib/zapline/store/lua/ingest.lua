@@ -1,6 +1,6 @@
 -- Store one UAZAPI event atomically, in one round trip.
--- ops: message | receipts | connection | unknown | self_chat (webhooks), and sent (UAZAPI's answer to
--- our send).
+-- ops: message | receipts | connection | unknown | self_chat (webhooks), auth (the relay's check),
+-- and sent (UAZAPI's answer to our send).
 -- Returns a JSON string.
 
 local function reply(t)
@@ -8,14 +8,16 @@ local function reply(t)
   return cjson.encode(t)
 end
 
--- A webhook's instance must exist, the key's secret must match and so must the body's token.
+-- A webhook's instance must exist, the key's secret must match and so must the body's token
+-- (auth with any_token: the key alone, for a body too large or malformed to carry one). This is the
+-- only place an instance is authenticated: the relay and the failures function run it as op auth.
 if op ~= 'sent' then
   -- prev_key_hash: the key before the last rotation, for webhooks QStash still holds for it
   local inst = redis.call('HMGET', K.instance(a.instance_id), 'key_hash', 'token', 'timezone', 'prev_key_hash')
   if not inst[1] or (inst[1] ~= a.key_hash and inst[4] ~= a.key_hash) then
     return cjson.encode({error = 'unknown_instance'})
   end
-  if inst[2] ~= a.token then
+  if inst[2] ~= a.token and not (op == 'auth' and a.any_token) then
     return cjson.encode({error = 'token_mismatch'})
   end
   a.timezone_out = inst[3] or 'UTC'
@@ -168,6 +170,8 @@ if op == 'unknown' then
   redis.call('HINCRBY', K.unknown_events(), a.event_type, 1)
   return reply({outcome = 'ignored'})
 end
+
+if op == 'auth' then return reply({outcome = 'authenticated'}) end
 
 if op == 'self_chat' then
   -- the instance's own number ("message yourself"): authenticated above, stored nowhere
