@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from starlette.exceptions import HTTPException
@@ -28,17 +28,29 @@ from starlette.responses import JSONResponse, Response
 from zapline.config import get_settings
 from zapline.errors import (
     ApiError,
+    LeadOptedOut,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     PermanentError,
+    RecordMissing,
     TransientError,
     ZaplineError,
 )
 from zapline.logs import get_logger
 from zapline.signature import verify_signature
 
-__all__ = ["Delivery", "error_response", "exception_handlers", "public_url", "read_limited", "signed"]
+__all__ = [
+    "Audience",
+    "Delivery",
+    "error_response",
+    "exception_handlers",
+    "guarded",
+    "public_url",
+    "read_limited",
+    "signed",
+    "status_for",
+]
 
 log = get_logger("zapline.http")
 
@@ -65,13 +77,60 @@ def public_url(app_url: str, request: Request) -> str:
     return f"{app_url}{path}?{query}" if query else f"{app_url}{path}"
 
 
-def error_response(error: ZaplineError) -> JSONResponse:
+Audience = Literal["qstash", "operator", "sender"]
+
+
+def status_for(error: ZaplineError, audience: Audience = "sender") -> int:
+    """The HTTP status an error becomes, by who is asking.
+
+    - ``qstash`` (signed deliveries): every permanent error, domain or API, is 489 — QStash must not
+      spend retries on it; a transient one is 503;
+    - ``operator`` (the operator API): a missing record is 404, an opted-out lead 409, any other
+      permanent error 400 (the input cannot be applied);
+    - ``sender`` (the relay, answering UAZAPI): the error's own status.
+    """
+    if audience == "qstash" and isinstance(error, PermanentError | ApiError):
+        return 489
+    if audience == "operator" and isinstance(error, PermanentError):
+        return 404 if isinstance(error, RecordMissing) else 409 if isinstance(error, LeadOptedOut) else 400
+    return error.status_code
+
+
+def error_response(error: ZaplineError, audience: Audience = "sender") -> JSONResponse:
+    """The documented error body, with the status (and retry headers) for ``audience``."""
+    status = status_for(error, audience)
     headers = {}
-    if isinstance(error, PermanentError):
+    if status == 489:
         headers["Upstash-NonRetryable-Error"] = "true"
     elif isinstance(error, TransientError) and error.retry_after is not None:
         headers["Retry-After"] = str(error.retry_after)
-    return JSONResponse(error.to_json(), status_code=error.status_code, headers=headers)
+    return JSONResponse(error.to_json(), status_code=status, headers=headers)
+
+
+async def guarded(
+    call: Callable[[], Awaitable[Response]], *, audience: Audience, log_fields: dict[str, Any]
+) -> Response:
+    """Run one endpoint's work; every failure answers through :func:`error_response`, logged once.
+
+    The one error path of the three endpoint kinds: :func:`signed` (QStash), the operator API's
+    ``endpoint`` and the ingress relay.
+    """
+    try:
+        return await call()
+    except ZaplineError as exc:
+        status = status_for(exc, audience)
+        fields = {**exc.context, **log_fields, "http_status": status, "error_type": exc.error_type,
+                  "error": exc.message}  # fmt: skip
+        if status >= 500 and status != 503:
+            log.error("request failed", **fields)
+        else:
+            log.warning("request refused" if status < 500 or status == 489 else "request failed", **fields)
+        return error_response(exc, audience)
+    except Exception:
+        log.error("request crashed", **log_fields, exc_info=True)
+        return error_response(
+            ZaplineError("unexpected error; will retry" if audience == "qstash" else "unexpected error")
+        )
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -104,6 +163,10 @@ async def read_limited(request: Request, limit: int, *, keep: int = 0) -> tuple[
     return b"".join(chunks), True
 
 
+def _retried(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() else 0
+
+
 def exception_handlers() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
     return {HTTPException: _http_exception}
 
@@ -120,7 +183,8 @@ def signed(handler: SignedHandler, *, size_factor: int = 1) -> Callable[[Request
         settings = get_settings()
         body = await request.body()
         message_id = request.headers.get("upstash-message-id")
-        try:
+
+        async def run() -> Response:
             verify_signature(
                 request.headers.get("upstash-signature"),
                 body=body,
@@ -136,23 +200,12 @@ def signed(handler: SignedHandler, *, size_factor: int = 1) -> Callable[[Request
                 body=body,
                 path_params=request.path_params,
                 message_id=message_id,
-                retried=int(request.headers.get("upstash-retried", "0") or 0),
+                retried=_retried(request.headers.get("upstash-retried")),
                 schedule_id=request.headers.get("upstash-schedule-id"),
             )
             result = await handler(delivery)
-        except ApiError as exc:  # a job's missing record or refused action: retrying cannot help
-            log.warning("delivery refused", **exc.context, handler=name, qstash_message_id=message_id,
-                        http_status=489, error_type=exc.error_type, error=exc.message)  # fmt: skip
-            return JSONResponse(exc.to_json(), status_code=489, headers={"Upstash-NonRetryable-Error": "true"})
-        except ZaplineError as exc:
-            fields = {**exc.context, "handler": name, "qstash_message_id": message_id, "http_status": exc.status_code,
-                      "error_type": exc.error_type, "error": exc.message}  # fmt: skip
-            refused = exc.status_code < 500 or exc.status_code == 489
-            log.warning("delivery refused" if refused else "delivery failed", **fields)
-            return error_response(exc)
-        except Exception:
-            log.error("delivery crashed", handler=name, qstash_message_id=message_id, exc_info=True)
-            return error_response(ZaplineError("unexpected error; will retry"))
-        return JSONResponse({"status": "ok", **result})
+            return JSONResponse({"status": "ok", **result})
+
+        return await guarded(run, audience="qstash", log_fields={"handler": name, "qstash_message_id": message_id})
 
     return endpoint

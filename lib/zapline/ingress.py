@@ -27,9 +27,8 @@ from zapline.errors import (
     PermanentError,
     RequestTooLarge,
     Unauthorized,
-    ZaplineError,
 )
-from zapline.http import error_response, read_limited
+from zapline.http import guarded, read_limited
 from zapline.logs import get_logger
 from zapline.registry.jobs import FAILURES_PATH
 from zapline.store.clock import now_ms
@@ -61,8 +60,9 @@ async def _refuse(ref: InstanceRef, head: bytes, error: ApiError) -> ApiError:
 
 async def relay_uazapi(request: Request) -> Response:
     instance_key = request.path_params["instance_key"]
-    limit = get_settings().max_payload_bytes
-    try:
+
+    async def relay() -> Response:
+        limit = get_settings().max_payload_bytes
         try:
             ref = parse_instance_key(instance_key)
         except PermanentError:
@@ -84,12 +84,10 @@ async def relay_uazapi(request: Request) -> Response:
                 NotFound("unknown instance key") if "no instance" in exc.message else Unauthorized(exc.message)
             ) from None
         message_id = await qstash.publish(f"/api/inbound/uazapi/{instance_key}", body, failure_callback=FAILURES_PATH)
-    except ZaplineError as exc:
-        log.warning("relay refused", instance_key_prefix=key_prefix(instance_key), http_status=exc.status_code,
-                    error_type=exc.error_type, error=exc.message)  # fmt: skip
-        return error_response(exc)
-    log.info("relayed", org=ref.org_id, instance=ref.instance_id, qstash_message_id=message_id)
-    return JSONResponse({"status": "ok", "messageId": message_id})
+        log.info("relayed", org=ref.org_id, instance=ref.instance_id, qstash_message_id=message_id)
+        return JSONResponse({"status": "ok", "messageId": message_id})
+
+    return await guarded(relay, audience="sender", log_fields={"instance_key_prefix": key_prefix(instance_key)})
 
 
 routes = [Route("/api/ingress/uazapi/{instance_key}", relay_uazapi, methods=["POST"])]

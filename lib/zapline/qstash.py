@@ -11,9 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from zapline.clients import http_client
+from zapline import outgoing
 from zapline.config import get_settings
 from zapline.errors import QueueRejected, QueueUnavailable
 
@@ -194,16 +192,8 @@ async def cancel(message_id: str) -> bool:
 
 
 async def _call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-    try:
-        response = await http_client().request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        raise QueueUnavailable(f"QStash unreachable: {type(exc).__name__}") from None
-    status = response.status_code
-    if not 200 <= status < 300:
-        detail = response.text[:200].replace("\n", " ")
-        if 400 <= status < 500 and status not in (408, 429):  # our request is wrong: retrying cannot help
-            raise QueueRejected(f"QStash refused the request (HTTP {status}): {detail}", status=status)
-        raise QueueUnavailable(f"QStash answered HTTP {status}: {detail}", status=status)
+    response = await outgoing.request("QStash", method, url, unavailable=QueueUnavailable, rejected=QueueRejected,
+                                      **kwargs)  # fmt: skip
     try:
         parsed = response.json() if response.content else {}
     except ValueError:

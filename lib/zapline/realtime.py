@@ -19,9 +19,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
-
-from zapline.clients import http_client
+from zapline import outgoing
 from zapline.config import get_settings
 from zapline.errors import RealtimeUnavailable
 
@@ -40,16 +38,11 @@ async def broadcast(channels: Iterable[str], data: dict[str, Any], *, idempotenc
     """Publish ``data`` to every channel in one call; raise ``RealtimeUnavailable`` on any failure."""
     settings = get_settings()
     body = {"channels": list(dict.fromkeys(channels)), "data": data, "idempotency_key": idempotency_key}
-    try:
-        response = await http_client().post(
-            f"{settings.centrifugo_api_url}/broadcast",
-            content=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
-            headers={"X-API-Key": settings.centrifugo_api_key, "Content-Type": "application/json"},
-        )
-    except httpx.HTTPError as exc:
-        raise RealtimeUnavailable(f"Centrifugo unreachable: {type(exc).__name__}") from None
-    if response.status_code != 200:
-        raise RealtimeUnavailable(f"Centrifugo answered HTTP {response.status_code}")
+    response = await outgoing.request(
+        "Centrifugo", "POST", f"{settings.centrifugo_api_url}/broadcast", unavailable=RealtimeUnavailable,
+        rejected=None, content=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(),
+        headers={"X-API-Key": settings.centrifugo_api_key, "Content-Type": "application/json"},
+    )  # fmt: skip
     try:
         reply = response.json()
     except ValueError:

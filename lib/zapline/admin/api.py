@@ -18,14 +18,10 @@ from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, S
 from zapline.config import get_settings
 from zapline.errors import (
     BadRequest,
-    LeadOptedOut,
     NotFound,
-    PermanentError,
-    RecordMissing,
     RequestTooLarge,
-    ZaplineError,
 )
-from zapline.http import error_response, read_limited
+from zapline.http import guarded, read_limited
 from zapline.logs import get_logger
 from zapline.store import queries
 from zapline.store.clock import org_day, org_timezone
@@ -40,20 +36,15 @@ Handler = Callable[[Request, str], Awaitable[BaseModel | dict[str, Any]]]
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """An operator route: the organisation from its API key, errors through the one error path."""
+
     async def run(request: Request) -> Response:
-        try:
+        async def call() -> Response:
             org_id = await authenticate(request.headers.get("authorization"))
             result = await handler(request, org_id)
-        except PermanentError as exc:  # a domain error: the operator API is where it becomes a status
-            status = 404 if isinstance(exc, RecordMissing) else 409 if isinstance(exc, LeadOptedOut) else 400
-            return JSONResponse(exc.to_json(), status_code=status)
-        except ZaplineError as exc:
-            return error_response(exc)
-        except Exception:
-            log.error("api request crashed", path=request.url.path, exc_info=True)
-            return error_response(ZaplineError("unexpected error"))
-        body = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        return JSONResponse(body)
+            return JSONResponse(result.model_dump(mode="json") if isinstance(result, BaseModel) else result)
+
+        return await guarded(call, audience="operator", log_fields={"path": request.url.path})
 
     return run
 

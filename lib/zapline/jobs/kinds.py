@@ -17,7 +17,7 @@ __all__ = ["FOLLOWUP", "JOBS", "NPS", "SEND", "SWEEP", "FollowupJob", "NpsJob", 
 
 class SendJob(JobPayload):
     message_id: str
-    lane: str = Field("realtime", pattern="^(realtime|automation|bulk)$")
+    lane: str = Field(default="realtime", pattern="^(realtime|automation|bulk)$")
     instance_id: str = ""
 
 
@@ -36,7 +36,7 @@ class SweepJob(JobPayload):
     """Deployment-wide housekeeping (the ``sweeper`` schedule): it works for no one organisation."""
 
     org_id: str = ""
-    grace_seconds: int = Field(120, ge=0, le=3600)  # younger entries may still be on their way to QStash
+    grace_seconds: int = Field(default=120, ge=0, le=3600)  # younger entries may still be on their way to QStash
     full: bool | None = None  # every organisation, not only the marked ones (default: the sweep at :00)
 
 

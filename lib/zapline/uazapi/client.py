@@ -9,12 +9,9 @@ payload, an invalid number or a bad instance token is :class:`UazapiRejected` (n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
-
-from zapline.clients import http_client
+from zapline import outgoing
 from zapline.errors import UazapiRejected, UazapiUnavailable
 
 __all__ = ["Instance", "SentMessage", "UazapiRejected", "UazapiUnavailable", "send_media", "send_menu", "send_text"]
@@ -36,45 +33,15 @@ class SentMessage:
     raw: dict[str, Any]
 
 
-def _retry_after(value: str | None) -> int | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return int(value)
-    try:
-        import time
-
-        return max(0, int(parsedate_to_datetime(value).timestamp() - time.time()))
-    except (TypeError, ValueError):
-        return None
-
-
 async def _call(instance: Instance, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    response = await outgoing.request(
+        f"UAZAPI {path}", method, f"{instance.base_url}{path}", unavailable=UazapiUnavailable,
+        rejected=UazapiRejected, context={"instance": instance.id}, json=payload, headers={"token": instance.token},
+    )  # fmt: skip
     try:
-        response = await http_client().request(
-            method, f"{instance.base_url}{path}", json=payload, headers={"token": instance.token}
-        )
-    except httpx.TimeoutException:
-        raise UazapiUnavailable(f"UAZAPI {path} timed out", instance=instance.id) from None
-    except httpx.HTTPError as exc:
-        raise UazapiUnavailable(f"UAZAPI {path} unreachable: {type(exc).__name__}", instance=instance.id) from None
-    try:
-        body = response.json()
+        return response.json()
     except ValueError:
-        body = {}
-    detail = body.get("error") or body.get("message") if isinstance(body, dict) else None
-    status = response.status_code
-    if status in (408, 425, 429) or status >= 500:
-        raise UazapiUnavailable(
-            f"UAZAPI {path} answered {status}: {detail or 'no detail'}",
-            retry_after=_retry_after(response.headers.get("retry-after")),
-            instance=instance.id,
-            status=status,
-        )
-    if status >= 400:
-        raise UazapiRejected(f"UAZAPI {path} rejected the request ({status}): {detail or 'no detail'}",
-                             instance=instance.id, status=status)  # fmt: skip
-    return body
+        return {}
 
 
 def _sent(body: Any) -> SentMessage:
