@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.zapline-installed
 
-.PHONY: install dev sandbox test lint bench clean lock
+.PHONY: install dev sandbox test lint bench bench-peers clean lock
 
 install: $(STAMP)
 
@@ -31,6 +31,18 @@ lint: install
 
 bench: install
 	$(BIN)/python -m tests.benchmarks
+
+# Fault injection on the sandbox stack: N distinct messages (default 1000) through a relay, QStash
+# and functions that fail on the way; `make chaos N=10000` for a full run. Exits non-zero on a loss.
+.PHONY: chaos
+chaos: install
+	$(BIN)/python -m tests.chaos --messages $(or $(N),1000)
+
+# Zapline's inbound path next to a BullMQ worker doing the same work, on one redis-server.
+bench-peers: install
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "bench-peers needs Node.js >= 18 and npm: apt-get install -y nodejs npm"; exit 1; }
+	cd tests/peers && npm ci --no-audit --no-fund --silent
+	$(BIN)/python -m tests.benchmarks peers
 
 # Re-pin every dependency (runtime and dev) to what resolves today.
 lock:

@@ -11,10 +11,12 @@ from centrifuge import Client, ClientEventHandler, ServerPublicationContext
 
 from tests.sandbox.centrifugo_helpers import disconnect
 
+Publication = dict[str, Any]  # a publication's data: one JSON object, as lib/zapline/publications.py types them
+
 
 class _Collector(ClientEventHandler):  # type: ignore[misc]
     def __init__(self) -> None:
-        self.publications: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.publications: asyncio.Queue[tuple[str, Publication]] = asyncio.Queue()
 
     async def on_publication(self, ctx: ServerPublicationContext) -> None:
         await self.publications.put((ctx.channel, ctx.pub.data))
@@ -26,7 +28,7 @@ class LiveInbox:
     def __init__(self, app_url: str, api_key: str) -> None:
         self.app_url = app_url
         self.api_key = api_key
-        self.seen: list[tuple[str, Any]] = []
+        self.seen: list[tuple[str, Publication]] = []
 
     async def __aenter__(self) -> LiveInbox:
         async with httpx.AsyncClient() as http:
@@ -44,7 +46,7 @@ class LiveInbox:
     async def __aexit__(self, *exc: object) -> None:
         await disconnect(self.client)  # waits for the WebSocket's close, which runs in a task
 
-    async def expect(self, check: Callable[[str, Any], bool], wait: float = 15.0) -> tuple[str, Any]:
+    async def expect(self, check: Callable[[str, Publication], bool], wait: float = 15.0) -> tuple[str, Publication]:
         """The first publication (already seen or arriving before ``wait`` seconds) that ``check`` accepts."""
         for item in self.seen:
             if check(*item):

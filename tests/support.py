@@ -12,13 +12,21 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02, what: str = "") -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+def wait_until(
+    check: Callable[[], T | Literal[False] | None], *, timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds.
+
+    The answer is typed without the ``None`` and ``False`` that mean "not yet".
+    """
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -132,7 +140,7 @@ def qstash_signature(url: str, body: bytes, key: str, **overrides: object) -> st
     return jwt.encode(claims, key, algorithm="HS256", headers={"typ": "JWT"})
 
 
-def zapline_cli(env: dict[str, str], *args: str) -> dict[str, str]:
+def zapline_cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     """Run ``zapline <args> --json`` with ``env`` and return its JSON answer."""
     result = subprocess.run(
         [sys.executable, "-m", "zapline", *args, "--json"],
@@ -144,7 +152,7 @@ def zapline_cli(env: dict[str, str], *args: str) -> dict[str, str]:
     )
     if result.returncode != 0:
         raise AssertionError(f"zapline {' '.join(args)} failed: {result.stderr}")
-    answer: dict[str, str] = json.loads(result.stdout)
+    answer: dict[str, Any] = json.loads(result.stdout)
     return answer
 
 
@@ -157,15 +165,17 @@ class Tenant:
         self.env = env
         self.token = token or f"uaz-{secrets.token_hex(8)}"
         org = zapline_cli(env, "orgs", "add", name, "--timezone", "America/Sao_Paulo")
-        self.org_id, self.api_key = org["org_id"], org["api_key"]
+        self.org_id: str = org["org_id"]
+        self.api_key: str = org["api_key"]
         instance = zapline_cli(
             env, "instances", "add", "--org", self.org_id, "--name", "main", "--token", self.token,
             "--base-url", env.get("UAZAPI_URL", "https://example.uazapi.com"), "--owner", "5511999990000",
         )  # fmt: skip
-        self.instance_id = instance["instance_id"]
-        self.instance_key = instance["instance_key"]
+        self.instance_id: str = instance["instance_id"]
+        self.instance_key: str = instance["instance_key"]
         self.inbound_path = f"/api/inbound/uazapi/{self.instance_key}"
-        self.webhook_url = self.ingress_url = instance["webhook_url"]  # the relay, the default
+        self.webhook_url: str = instance["webhook_url"]  # the relay, the default
+        self.ingress_url = self.webhook_url
         self.direct_url = self._direct_qstash_url()  # the single-tenant opt-in: UAZAPI → QStash
 
     def _direct_qstash_url(self) -> str:
@@ -198,7 +208,7 @@ def deliver(
     message_id: str | None = None,
     signature: str | None = None,
     **claims: object,
-) -> Any:
+) -> httpx.Response:
     """POST ``body`` to the app as QStash would, signed for the exact URL (unless given one)."""
     import secrets
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import yaml
 
-from zapline.devserver import load_function, project_root
+from zapline.devtools.devserver import load_function, project_root
 
 ROOT = project_root()
 FUNCTIONS = sorted(p.stem for p in (ROOT / "functions").glob("*.py"))

@@ -1,5 +1,5 @@
 import sys
 
-from zapline.cli import main
+from zapline.devtools.cli import main
 
 sys.exit(main())

@@ -13,16 +13,21 @@ import asyncio
 import os
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import httpx
 
 from tests.benchmarks.inbound import report
 from tests.benchmarks.stack import Stack, percentile
-from tests.live import LiveInbox
+from tests.live import LiveInbox, Publication
 from zapline.sandbox.uazapi.payloads import Uazapi, body, wa_id
 
 MESSAGES = 200  # per path
+
+
+def shows_message(wa_id: str, channel: str, data: Publication) -> bool:
+    return bool(data.get("message", {}).get("wa_id") == wa_id)
 
 
 async def _run(stack: Stack) -> dict[str, list[float]]:
@@ -40,7 +45,7 @@ async def _run(stack: Stack) -> dict[str, list[float]]:
             answered = time.perf_counter()
             if answer.status_code not in (200, 201):
                 raise RuntimeError(f"{name} answered {answer.status_code}: {answer.text}")
-            await inbox.expect(lambda _, data, mid=mid: data.get("message", {}).get("wa_id") == mid)
+            await inbox.expect(partial(shows_message, mid))
             figures[f"{name}_answer"].append((answered - started) * 1000)
             figures[f"{name}_live"].append((time.perf_counter() - started) * 1000)
     return figures

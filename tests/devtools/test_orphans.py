@@ -35,7 +35,7 @@ def test_children_stop_with_the_parent(tmp_path: Path, signum: signal.Signals) -
 LIFELINE_PARENT = textwrap.dedent(
     """
     import subprocess, sys, threading
-    from zapline.signals import Lifeline
+    from zapline.devtools.signals import Lifeline
 
     line = Lifeline(pdeathsig=False)  # the pipe alone, as where prctl does not exist
     spawn = dict(pass_fds=line.pass_fds, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

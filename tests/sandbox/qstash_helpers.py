@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 from qstash import AsyncQStash, QStash, Receiver
@@ -58,11 +58,19 @@ def raw(settings: dict[str, str], method: str, path: str, **kwargs: Any) -> http
     return httpx.request(method, settings["QSTASH_URL"] + path, headers=headers, timeout=30, **kwargs)
 
 
-def advance(settings: dict[str, str], seconds: float) -> dict[str, int]:
+class Advanced(TypedDict):
+    """``POST /_sandbox/clock/advance``'s answer."""
+
+    now: int
+    fired: int
+    deliveries: list[dict[str, Any]]
+
+
+def advance(settings: dict[str, str], seconds: float) -> Advanced:
     """Move the sandbox clock; returns once what became due has been attempted."""
     response = httpx.post(f"{settings['QSTASH_URL']}/_sandbox/clock/advance", json={"seconds": seconds}, timeout=60)
     response.raise_for_status()
-    answer: dict[str, int] = response.json()
+    answer: Advanced = response.json()
     return answer
 
 

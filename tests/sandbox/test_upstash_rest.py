@@ -14,6 +14,13 @@ from upstash_redis.asyncio import Redis as AsyncRedis
 from upstash_redis.errors import UpstashError
 
 
+def answer(value: object) -> object:
+    """What the SDK answered, compared as it came: its stubs type a few answers otherwise (``set`` as
+    ``str | None``, the old value ``get=True`` asks for, where it answers True or False; ``xrange``'s
+    entries as tuples, where they are lists)."""
+    return value
+
+
 @pytest.fixture
 def redis(sandbox: dict[str, str]) -> Iterator[Redis]:
     client = Redis(sandbox["UPSTASH_REDIS_REST_URL"], sandbox["UPSTASH_REDIS_REST_TOKEN"])
@@ -36,7 +43,7 @@ def rest(sandbox: dict[str, str], path: str, body: object = None, **headers: str
 
 def test_strings_with_accents_and_emoji_round_trip(redis: Redis, key: str) -> None:
     text = "Olá, João! Ação 😀🇧🇷 — ünïcödé"
-    assert redis.set(key, text) is True
+    assert answer(redis.set(key, text)) is True
     assert redis.get(key) == text
     assert redis.strlen(key) == len(text.encode())
     assert redis.get(f"{key}:missing") is None
@@ -45,10 +52,10 @@ def test_strings_with_accents_and_emoji_round_trip(redis: Redis, key: str) -> No
 def test_integers_and_set_options(redis: Redis, key: str) -> None:
     assert redis.incr(key) == 1
     assert redis.incrby(key, 41) == 42
-    assert redis.set(f"{key}:nx", "a", nx=True) is True
-    assert redis.set(f"{key}:nx", "b", nx=True) is False
+    assert answer(redis.set(f"{key}:nx", "a", nx=True)) is True
+    assert answer(redis.set(f"{key}:nx", "b", nx=True)) is False
     assert redis.get(f"{key}:nx") == "a"
-    assert redis.set(key, "x", ex=100) is True
+    assert answer(redis.set(key, "x", ex=100)) is True
     assert 0 < redis.ttl(key) <= 100
 
 
@@ -64,7 +71,7 @@ def test_hashes_sorted_sets_and_streams(redis: Redis, key: str) -> None:
     first = redis.xadd(f"{key}:s", "*", {"event": "received", "text": "Oi 👋"})
     redis.xadd(f"{key}:s", "*", {"event": "read"})
     entries = redis.xrange(f"{key}:s")
-    assert entries[0] == [first, ["event", "received", "text", "Oi 👋"]]
+    assert answer(entries[0]) == [first, ["event", "received", "text", "Oi 👋"]]
     assert redis.xlen(f"{key}:s") == 2
 
 
@@ -237,7 +244,8 @@ def test_the_sdk_sees_a_refused_command_in_its_pipeline_and_transaction(redis: R
 
 def test_commands_upstash_serves_differently_stay_within_the_database(redis: Redis, sandbox: dict[str, str]) -> None:
     # CONFIG reaches notify-keyspace-events only, as on Upstash; other parameters are not there
-    assert redis.execute(["CONFIG", "GET", "*"])[0] == "notify-keyspace-events"
+    parameters = redis.execute(["CONFIG", "GET", "*"])
+    assert isinstance(parameters, list) and parameters[0] == "notify-keyspace-events"
     assert redis.execute(["CONFIG", "GET", "appendonly"]) == []
     assert redis.execute(["CONFIG", "SET", "notify-keyspace-events", ""]) == "OK"
     for command in (["ECHO", "é"], ["TIME"], ["DBSIZE"], ["SCRIPT", "EXISTS", "0" * 40], ["MEMORY", "USAGE", "x"]):
@@ -262,7 +270,6 @@ def test_async_client(sandbox: dict[str, str], key: str) -> None:
             pipe.hincrby(key, "n", 5)
             results = await pipe.exec()
             sha = await redis.script_load("return ARGV[1]")
-            results.append(await redis.evalsha(sha, args=["ok"]))
-            return results
+            return [*results, await redis.evalsha(sha, args=["ok"])]
 
     assert asyncio.run(scenario()) == [{"nome": "Zé 😀"}, 5, "ok"]

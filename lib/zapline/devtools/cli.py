@@ -26,8 +26,8 @@ def _add_sandbox_options(parser: argparse.ArgumentParser, default_data_dir: str 
 
 
 def _sandbox(args: argparse.Namespace) -> int:
+    from zapline.devtools.signals import Shutdown
     from zapline.sandbox.supervisor import SERVICES, Sandbox
-    from zapline.signals import Shutdown
 
     shutdown = Shutdown()  # from now on, Ctrl-C or SIGTERM stops every child, even mid-start
     temp = None if args.data_dir else tempfile.TemporaryDirectory(prefix="zapline-sandbox-")
@@ -47,7 +47,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    from zapline.dev import run_dev
+    from zapline.devtools.dev import run_dev
     from zapline.sandbox.supervisor import SERVICES
 
     ports = {name: getattr(args, f"{name}_port") for name in ("redis", *SERVICES)}
@@ -57,7 +57,7 @@ def _dev(args: argparse.Namespace) -> int:
 def _watch(args: argparse.Namespace) -> int:
     import os
 
-    from zapline.watch import watch
+    from zapline.devtools.watch import watch
 
     _load_env_file(args.env_file)
     app_url = args.app_url or os.environ.get("APP_URL")
@@ -68,9 +68,9 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from zapline.devserver import serve
+    from zapline.devtools.devserver import serve
+    from zapline.devtools.signals import Shutdown
     from zapline.sandbox.redis_server import free_port
-    from zapline.signals import Shutdown
 
     _load_env_file(args.env_file)
     port = args.port or free_port(args.host)

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zapline.devserver import serve
+from zapline.devtools.devserver import serve
+from zapline.devtools.signals import Shutdown
 from zapline.logs import configure
 from zapline.sandbox.redis_server import free_port
 from zapline.sandbox.supervisor import Sandbox
-from zapline.signals import Shutdown
 
 __all__ = ["run_dev"]
 

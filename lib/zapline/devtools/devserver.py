@@ -22,7 +22,7 @@ __all__ = ["DevRouter", "load_routes", "project_root"]
 
 def project_root() -> Path:
     """The checkout holding vercel.json and functions/: this file's, else the current directory."""
-    checkout = Path(__file__).resolve().parents[2]
+    checkout = Path(__file__).resolve().parents[3]
     return checkout if (checkout / "vercel.json").exists() else Path.cwd()
 
 
@@ -103,7 +103,7 @@ def serve(host: str, port: int, on_ready: Callable[[], None], stopped: Callable[
 
     ``stopped`` tells of a stop signal uvicorn does not see: one that arrived before it took SIGINT
     and SIGTERM over, or a SIGHUP. Uvicorn hands the signal it stopped on back to the handler
-    installed before it (re-raising it), so a :class:`~zapline.signals.Shutdown` in place lets the
+    installed before it (re-raising it), so a :class:`~zapline.devtools.signals.Shutdown` in place lets the
     caller clean up and choose the exit status.
     """
     import uvicorn

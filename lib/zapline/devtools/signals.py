@@ -6,7 +6,7 @@ moment :class:`Shutdown` exists, and ``wait`` returns at once if one already arr
 
 A supervisor can also die without a word (SIGKILL, a crash, a closed terminal), and children left
 behind keep the sandbox's ports, so the next start fails. Every child is therefore started through
-``python -m zapline.signals`` (:class:`Lifeline`), which stops it when its parent goes, twice over:
+``python -m zapline.devtools.signals`` (:class:`Lifeline`), which stops it when its parent goes, twice over:
 
 - on Linux, ``prctl(PR_SET_PDEATHSIG, SIGTERM)``: the kernel sends SIGTERM when the parent dies
   (kept across ``exec``, so the wrapper can ``exec`` redis-server and cost no extra process);
@@ -68,7 +68,7 @@ class Lifeline:
         return (self._read,)
 
     def _wrapper(self) -> list[str]:
-        cmd = [sys.executable, "-m", "zapline.signals", "--parent", str(self.parent), "--fd", str(self._read)]
+        cmd = [sys.executable, "-m", "zapline.devtools.signals", "--parent", str(self.parent), "--fd", str(self._read)]
         return cmd if self.pdeathsig else [*cmd, "--no-pdeathsig"]
 
     def python(self, module: str, *args: str) -> list[str]:
@@ -145,7 +145,9 @@ def _babysit(argv: list[str], fd: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zapline.signals", description="run a child of a zapline command")
+    parser = argparse.ArgumentParser(
+        prog="python -m zapline.devtools.signals", description="run a child of a zapline command"
+    )
     parser.add_argument("--parent", type=int, required=True, help="the pid this child must not outlive")
     parser.add_argument("--fd", type=int, required=True, help="read end of the parent's lifeline pipe")
     parser.add_argument("--no-pdeathsig", action="store_true", help="rely on the pipe alone")

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zapline.signals import Lifeline
+from zapline.devtools.signals import Lifeline
 
 __all__ = ["MIN_VERSION", "RedisServer", "RedisServerError", "find_redis_server", "free_port", "server_version"]
 

@@ -5,7 +5,7 @@ sandbox (``zapline dev`` after Ctrl-C) comes back on the same addresses with the
 the messages, schedules and data it had accepted still point at something that answers. The pids
 are kept there too: a start that finds those ports taken says by whom instead of failing half-way.
 
-Every child stops with this process, even when it is SIGKILLed (see :class:`~zapline.signals.Lifeline`).
+Every child stops with this process, even when it is SIGKILLed (see :class:`~zapline.devtools.signals.Lifeline`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zapline.devtools.signals import Lifeline
 from zapline.sandbox.redis_server import RedisServer, free_port
 from zapline.sandbox.serve import OPTIONS_ENV
-from zapline.signals import Lifeline
 
 __all__ = ["SERVICES", "Sandbox", "SandboxError", "Service"]
 
