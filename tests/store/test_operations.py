@@ -1,0 +1,165 @@
+"""One test per store operation's typed result, on an empty database each."""
+
+from __future__ import annotations
+
+import pytest
+import redis as redis_py
+
+from tests.store.conftest import run
+from zapline.errors import LeadOptedOut, RecordMissing, UnknownInstance
+from zapline.sandbox.uazapi.payloads import Uazapi, body
+from zapline.store import outbound, registry, sweep
+from zapline.store.ingest import authenticate_instance, ingest_message, ingest_receipts, record_sent
+from zapline.store.keys import OrgKeys, sweep_marks
+from zapline.uazapi.events import MessagesEvent, parse_event
+from zapline.uazapi.normalize import normalize_message
+
+
+def tenant() -> tuple[str, registry.InstanceRef, str]:
+    async def make() -> tuple[str, registry.InstanceRef, str]:
+        org, _ = await registry.create_org("Loja", "America/Sao_Paulo")
+        record, key = await registry.create_instance(
+            org["id"], name="main", token="uaz-token", base_url="https://u.test"
+        )
+        return org["id"], registry.parse_instance_key(key), key
+
+    return run(make())
+
+
+def lead_writes(ref: registry.InstanceRef, text: str, *, contact: str = "5511977770001") -> outbound.Record:
+    event = parse_event(body(Uazapi(token="uaz-token").text(text, contact=contact)))
+    assert isinstance(event, MessagesEvent)
+    result = run(ingest_message(ref, "uaz-token", normalize_message(event)))
+    assert result.outcome == "stored" and result.conversation
+    return result.conversation
+
+
+def test_only_the_instances_key_and_token_authenticate(db: redis_py.Redis) -> None:
+    org_id, ref, key = tenant()
+    run(authenticate_instance(ref, "uaz-token"))
+    run(authenticate_instance(ref, None))  # the key alone
+    with pytest.raises(UnknownInstance, match="token"):
+        run(authenticate_instance(ref, "other"))
+    forged = registry.parse_instance_key(key[:-4] + "AAAA")
+    with pytest.raises(UnknownInstance, match="no instance"):
+        run(authenticate_instance(forged, "uaz-token"))
+    rotated = registry.parse_instance_key(run(registry.rotate_instance_key(org_id, ref.instance_id)))
+    run(authenticate_instance(rotated, "uaz-token"))
+    run(authenticate_instance(ref, "uaz-token"))  # the previous key, for webhooks on their way
+    assert key.rsplit(".", 1)[1] not in str(db.hgetall(OrgKeys(org_id).instance(ref.instance_id)))
+
+
+def test_a_message_is_stored_once_and_its_duplicate_says_so(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    event = parse_event(body(Uazapi(token="uaz-token").text("oi", contact="5511977770001")))
+    assert isinstance(event, MessagesEvent)
+    message = normalize_message(event)
+    first = run(ingest_message(ref, "uaz-token", message))
+    again = run(ingest_message(ref, "uaz-token", message))
+    assert (first.outcome, first.new_lead, first.new_conversation) == ("stored", True, True)
+    assert (again.outcome, again.original) == ("duplicate", "created")
+    assert db.zcard(OrgKeys(org_id).conversation_messages(first.conversation["id"])) == 1  # type: ignore[index]
+
+
+def test_receipts_only_move_forward(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    conversation = lead_writes(ref, "oi")
+    created = run(outbound.create_outbound(org_id, conversation["id"], {"id": "msg_r1", "kind": "text", "text": "x",
+                                           "lane": "realtime"}, preview="x", restart_followups=False))  # fmt: skip
+    run(record_sent(org_id, created.message["id"], "WA-R1", 1_796_000_000_000))
+    read = run(ingest_receipts(ref, "uaz-token", ["WA-R1"], "read", 1_796_000_001_000))
+    late = run(ingest_receipts(ref, "uaz-token", ["WA-R1"], "delivered", 1_796_000_002_000))
+    assert [e["status"] for e in read.changed] == ["read"] and late.changed == []
+
+
+def test_an_outbound_message_is_claimed_once(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    conversation = lead_writes(ref, "oi")
+    message = {"id": "msg_c1", "kind": "text", "text": "olá", "lane": "realtime"}
+    created = run(outbound.create_outbound(org_id, conversation["id"], message, preview="olá", restart_followups=True))
+    repeat = run(outbound.create_outbound(org_id, conversation["id"], message, preview="olá", restart_followups=True))
+    epoch = created.followup_epoch
+    assert (created.existing, repeat.existing, repeat.followup_epoch) == (False, True, None) and epoch
+    assert db.zscore(OrgKeys(org_id).outbox, "msg_c1") is not None  # until QStash confirms its job
+    assert db.zrange(OrgKeys(org_id).timers, 0, -1) == [f"fu|{conversation['id']}|{epoch}"]
+
+    claimed = run(outbound.claim_send(org_id, "msg_c1", lease_ms=60_000))
+    busy = run(outbound.claim_send(org_id, "msg_c1", lease_ms=60_000))
+    assert isinstance(claimed, outbound.Claimed) and claimed.token == "uaz-token" and not claimed.was_sending
+    assert isinstance(busy, outbound.Busy) and busy.retry_after_ms > 0
+    run(outbound.release_send(org_id, "msg_c1"))  # UAZAPI said it did not send
+    again = run(outbound.claim_send(org_id, "msg_c1", lease_ms=60_000))
+    assert isinstance(again, outbound.Claimed) and not again.was_sending
+    run(record_sent(org_id, "msg_c1", "WA-C1", None))
+    assert isinstance(run(outbound.claim_send(org_id, "msg_c1", lease_ms=60_000)), outbound.Done)
+
+
+def test_a_lead_who_opted_out_stops_everything(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    conversation = lead_writes(ref, "oi")
+    message = {"id": "msg_o1", "kind": "text", "text": "promo", "lane": "bulk"}
+    run(outbound.create_outbound(org_id, conversation["id"], message, preview="promo", restart_followups=False))
+    assert run(outbound.opt_out(org_id, conversation["lead_id"], reason="test")).cancel == []
+    stopped = run(outbound.claim_send(org_id, "msg_o1", lease_ms=60_000))
+    assert isinstance(stopped, outbound.Stopped) and stopped.outcome == "failed"
+    assert run(outbound.fail_send(org_id, "msg_o1", "gave up: later"))["error"] == "opted_out"  # first reason kept
+    with pytest.raises(LeadOptedOut):
+        run(outbound.create_outbound(org_id, conversation["id"], {**message, "id": "msg_o2"}, preview="x",
+                                     restart_followups=False))  # fmt: skip
+
+
+def test_follow_up_timers_are_stale_once_the_chain_moved_on(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    conversation = lead_writes(ref, "oi")
+    conv_id = conversation["id"]
+    message = {"id": "msg_f1", "kind": "text", "text": "x", "lane": "realtime"}
+    epoch = run(outbound.create_outbound(org_id, conv_id, message, preview="x", restart_followups=True)).followup_epoch
+    assert epoch is not None
+    armed = run(outbound.arm_followup(org_id, conv_id, epoch=epoch, step=0, qstash_id="q1"))
+    assert isinstance(armed, outbound.Armed)
+    assert db.zcard(OrgKeys(org_id).timers) == 0  # armed: nothing left for the sweeper
+    fire = run(outbound.fire_followup(org_id, conv_id, epoch=epoch))
+    assert isinstance(fire, outbound.Fire) and fire.conversation["id"] == conv_id
+    lead_writes(ref, "respondi", contact="5511977770001")  # the lead answered: the chain is over
+    assert isinstance(run(outbound.fire_followup(org_id, conv_id, epoch=epoch)), outbound.Stale)
+    stale = run(outbound.arm_followup(org_id, conv_id, epoch=epoch, step=1, qstash_id="q2"))
+    assert isinstance(stale, outbound.Stale)
+
+
+def test_close_then_survey_then_expiry(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    conv_id = lead_writes(ref, "oi")["id"]
+    closed = run(outbound.close(org_id, conv_id, nps=True))
+    again = run(outbound.close(org_id, conv_id, nps=True))
+    assert (closed.already, closed.nps, again.already) == (False, True, True)
+    assert db.zrange(OrgKeys(org_id).timers, 0, -1) == [f"nps|{conv_id}"]
+    claim = run(outbound.claim_nps(org_id, conv_id))
+    assert claim.send and run(outbound.claim_nps(org_id, conv_id)).send  # a retry finishes the same survey
+    assert run(outbound.expire_nps(org_id, conv_id)) is True
+    assert run(outbound.expire_nps(org_id, conv_id)) is False
+
+
+def test_missing_records_are_permanent_domain_errors(db: redis_py.Redis) -> None:
+    org_id, _, _ = tenant()
+    with pytest.raises(RecordMissing, match="no conversation conv_000000000000"):
+        run(outbound.close(org_id, "conv_000000000000", nps=True))
+    with pytest.raises(RecordMissing, match="no message msg_none"):
+        run(outbound.claim_send(org_id, "msg_none", lease_ms=1000))
+
+
+def test_the_sweeper_sees_only_what_qstash_never_confirmed(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    conv_id = lead_writes(ref, "oi")["id"]
+    for message_id in ("msg_s1", "msg_s2"):
+        run(outbound.create_outbound(org_id, conv_id, {"id": message_id, "kind": "text", "text": "x",
+                                     "lane": "realtime"}, preview="x", restart_followups=False))  # fmt: skip
+    run(sweep.confirm_queued(org_id, "msg_s1"))
+    run(sweep.mark(org_id))
+    assert run(sweep.marked_orgs(everyone=False)) == [org_id]
+    [backlog] = run(sweep.backlog([org_id], older_than_ms=0))
+    assert (backlog.messages, backlog.timers) == (["msg_s2"], [])
+    run(sweep.unmark(org_id, marked_before=10**15))
+    assert db.zscore(sweep_marks(), org_id) is not None  # something is left: still marked
+    run(sweep.confirm_queued(org_id, "msg_s2"))
+    run(sweep.unmark(org_id, marked_before=10**15))
+    assert db.zscore(sweep_marks(), org_id) is None
