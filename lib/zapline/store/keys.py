@@ -51,19 +51,33 @@ TEMPLATES = {
 }
 
 
+# Members and fields inside those keys that scripts build too: ``F.<name>(...)`` in Lua.
+FIELDS = {
+    "lead_lid": "lid:{}",  # lead_index: a lead known by its LID
+    "chat": "{}|{}",  # chats: <instance_id>|<chat jid>
+    "timer_followup": "fu|{}|{}",  # timers: <conversation>|<epoch>
+    "timer_nps": "nps|{}",  # timers: <conversation>
+}
+
+
+def _lua_function(table: str, name: str, template: str, prefix: str | None) -> str:
+    parts = template.split("{}")
+    params = [f"a{i}" for i in range(len(parts) - 1)]
+    pieces = [prefix] if prefix else []
+    for i, part in enumerate(parts):
+        if part:
+            pieces.append(repr(part).replace('"', "'"))
+        if i < len(params):
+            pieces.append(f"tostring({params[i]})")
+    return f"{table}.{name} = function({', '.join(params)}) return {' .. '.join(pieces)} end"
+
+
 def lua_key_functions() -> str:
-    """Lua that defines ``K.<name>(...)`` for every template, from the script's ``P`` prefix."""
-    lines = ["local K = {}"]
-    for name, template in TEMPLATES.items():
-        parts = template.split("{}")
-        params = [f"a{i}" for i in range(len(parts) - 1)]
-        pieces = ["P"]
-        for i, part in enumerate(parts):
-            if part:
-                pieces.append(repr(part).replace('"', "'"))
-            if i < len(params):
-                pieces.append(f"tostring({params[i]})")
-        lines.append(f"K.{name} = function({', '.join(params)}) return {' .. '.join(pieces)} end")
+    """Lua that defines ``K.<name>(...)`` for every key (from the script's ``P`` prefix) and
+    ``F.<name>(...)`` for every field template."""
+    lines = ["local K, F = {}, {}"]
+    lines += [_lua_function("K", name, template, "P") for name, template in TEMPLATES.items()]
+    lines += [_lua_function("F", name, template, None) for name, template in FIELDS.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -80,7 +94,9 @@ def sweep_marks() -> str:
 
 def timer_member(kind: str, conversation_id: str, epoch: int | None = None) -> str:
     """A ``timers`` entry: ``fu|<conversation>|<epoch>`` (a follow-up chain to arm) or ``nps|<conversation>``."""
-    return f"{kind}|{conversation_id}" + (f"|{epoch}" if epoch is not None else "")
+    if kind == "fu":
+        return FIELDS["timer_followup"].format(conversation_id, epoch)
+    return FIELDS["timer_nps"].format(conversation_id)
 
 
 class OrgKeys:

@@ -36,7 +36,7 @@ if op == 'close' then
   local nps = a.nps and (conv.nps_state or '') == '' and not opted_out(conv.lead_id) and conv.is_group ~= '1'
   if nps then
     table.insert(fields, 'nps_state'); table.insert(fields, 'scheduled')
-    redis.call('ZADD', K.timers(), a.now, 'nps|' .. a.conversation_id)  -- until its job is in QStash
+    redis.call('ZADD', K.timers(), a.now, F.timer_nps(a.conversation_id))  -- until its job is in QStash
   end
   redis.call('HSET', conv_key, unpack(fields))
   conv.status, conv.closed_at, conv.unread = 'closed', a.now, 0
@@ -45,7 +45,7 @@ if op == 'close' then
 end
 
 if op == 'followup_arm' then
-  redis.call('ZREM', K.timers(), 'fu|' .. a.conversation_id .. '|' .. a.epoch)
+  redis.call('ZREM', K.timers(), F.timer_followup(a.conversation_id, a.epoch))
   if epoch ~= a.epoch then return cjson.encode({outcome = 'stale'}) end
   redis.call('HSET', conv_key, 'followup_qstash_id', a.qstash_id, 'followup_step', a.step)
   return cjson.encode({outcome = 'armed'})
@@ -71,7 +71,7 @@ if op == 'nps_claim' then
     return cjson.encode({outcome = 'skip', state = state})
   end
   -- the lead wrote again since the close: they are in a new conversation, not answering a survey
-  local current = redis.call('HGET', K.chats(), conv.instance_id .. '|' .. conv.chat_jid)
+  local current = redis.call('HGET', K.chats(), F.chat(conv.instance_id, conv.chat_jid))
   if opted_out(conv.lead_id) or current ~= a.conversation_id then
     redis.call('HSET', conv_key, 'nps_state', 'skipped')
     return cjson.encode({outcome = 'skip', state = opted_out(conv.lead_id) and 'opted_out' or 'moved_on'})

@@ -231,10 +231,10 @@ end
 -- The lead: one per phone (or per LID when WhatsApp hides the phone); groups have none.
 local lead_id, new_lead = nil, false
 if not m.is_group then
-  local ident = m.phone and m.phone or ('lid:' .. (m.lid or m.chat_jid))
+  local ident = m.phone and m.phone or F.lead_lid(m.lid or m.chat_jid)
   lead_id = redis.call('HGET', K.lead_index(), ident)
   if not lead_id and m.phone and m.lid then
-    lead_id = redis.call('HGET', K.lead_index(), 'lid:' .. m.lid)
+    lead_id = redis.call('HGET', K.lead_index(), F.lead_lid(m.lid))
     if lead_id then
       redis.call('HSET', K.lead_index(), ident, lead_id)
       redis.call('HSET', K.lead(lead_id), 'phone', m.phone)
@@ -243,7 +243,7 @@ if not m.is_group then
   if not lead_id then
     lead_id, new_lead = a.new_lead_id, true
     if m.phone and m.lid then
-      redis.call('HSET', K.lead_index(), ident, lead_id, 'lid:' .. m.lid, lead_id)
+      redis.call('HSET', K.lead_index(), ident, lead_id, F.lead_lid(m.lid), lead_id)
     else
       redis.call('HSET', K.lead_index(), ident, lead_id)
     end
@@ -256,7 +256,7 @@ end
 
 -- The conversation: the chat's current one, or a new one when there is none or the lead writes
 -- again after it was closed. A vote on an NPS survey goes to the conversation that asked.
-local chat_field = a.instance_id .. '|' .. m.chat_jid
+local chat_field = F.chat(a.instance_id, m.chat_jid)
 local conv_id = redis.call('HGET', K.chats(), chat_field)
 -- The message a vote or a choice answers (a poll, a list, an NPS survey), when we have it.
 local answered = nil
@@ -328,7 +328,7 @@ end
 -- A lead first known by phone learns its LID (and the other way round), once per conversation.
 if lead_id and m.lid and c.lead_lid ~= m.lid then
   if not new_lead then  -- a new lead was indexed by both when it was created
-    redis.call('HSETNX', K.lead_index(), 'lid:' .. m.lid, lead_id)
+    redis.call('HSETNX', K.lead_index(), F.lead_lid(m.lid), lead_id)
     redis.call('HSET', K.lead(lead_id), 'lid', m.lid)
   end
   put('lead_lid', m.lid)

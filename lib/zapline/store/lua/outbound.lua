@@ -32,7 +32,7 @@ if op == 'create' then
     reply.cancel = c[7]
     redis.call('HDEL', conv_key, 'followup_qstash_id')
     -- until its first step is published and armed
-    redis.call('ZADD', K.timers(), a.now, 'fu|' .. a.conversation_id .. '|' .. reply.followup_epoch)
+    redis.call('ZADD', K.timers(), a.now, F.timer_followup(a.conversation_id, reply.followup_epoch))
   end
   redis.call('HSET', conv_key, unpack(fields))
   redis.call('ZADD', K.inbox(), 'GT', a.now, a.conversation_id)
