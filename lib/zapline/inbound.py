@@ -67,7 +67,8 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
         if status is None:
             await ingest_unknown(ref, event.token, f"messages_update:{event.state or event.type}")
             return {"outcome": "ignored"}
-        result = await ingest_receipts(ref, event.token, event.event.message_ids, status, event.event.timestamp)
+        result = await ingest_receipts(ref, event.token, event.event.message_ids, status, event.event.timestamp,
+                                       chat=event.event.chat)  # fmt: skip
         await _publish_receipts(ref, delivery, result.current if retry else result.changed, status)
         answer = {"outcome": "receipts", "changed": len(result.changed)}
     elif isinstance(event, ConnectionEvent):

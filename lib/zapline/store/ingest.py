@@ -81,7 +81,6 @@ async def ingest_message(
         message=_drop_none({**message.to_json(), **signals}),
         new_lead_id=f"lead_{secrets.token_hex(6)}",
         new_conv_id=f"conv_{secrets.token_hex(6)}",
-        new_message_id=f"msg_{secrets.token_hex(8)}",
     )
     return IngestResult(
         outcome=result["outcome"],
@@ -97,8 +96,12 @@ async def ingest_message(
     )
 
 
-async def ingest_receipts(ref: InstanceRef, token: str, wa_ids: list[str], status: str, at_ms: int) -> IngestResult:
-    result = await _run(ref, token, "receipts", at_ms, ids=wa_ids, status=status, timestamp=at_ms or now_ms())
+async def ingest_receipts(
+    ref: InstanceRef, token: str, wa_ids: list[str], status: str, at_ms: int, *, chat: str = ""
+) -> IngestResult:
+    """``chat``: the receipt's chat JID, so one that waits for its message marks that chat."""
+    result = await _run(ref, token, "receipts", at_ms, ids=wa_ids, status=status, timestamp=at_ms or now_ms(),
+                        chat=chat or None)  # fmt: skip
     # cjson encodes an empty Lua table as {}, hence the ``or []``
     return IngestResult(
         outcome="receipts",

@@ -54,7 +54,8 @@ TEMPLATES = {
 # Members and fields inside those keys that scripts build too: ``F.<name>(...)`` in Lua.
 FIELDS = {
     "lead_lid": "lid:{}",  # lead_index: a lead known by its LID
-    "chat": "{}|{}",  # chats: <instance_id>|<chat jid>
+    "chat": "{}|{}",  # chats (before 0.2): <instance_id>|<chat jid>
+    "instance_chat": "chat:{}",  # instance hash: <chat jid> → <conversation>|<lead>|<early events until, ms>
     "timer_followup": "fu|{}|{}",  # timers: <conversation>|<epoch>
     "timer_nps": "nps|{}",  # timers: <conversation>
 }
@@ -119,7 +120,10 @@ class OrgKeys:
         return self.prefix + TEMPLATES["instances"]
 
     def instance(self, instance_id: str) -> str:
-        """Hash: id, name, token (UAZAPI's, needed to send), base_url, owner, key_hash, timezone, status."""
+        """Hash: id, name, token (UAZAPI's, needed to send), base_url, owner, key_hash, timezone, status,
+        and ``chat:<jid>`` → ``<conversation>|<lead>|<early-until ms>`` per chat: read with the instance's
+        credentials in the ingest script's first command, it finds the conversation and the lead and
+        says whether events wait for this chat's messages, so a steady message costs no other lookup."""
         return self.prefix + TEMPLATES["instance"].format(instance_id)
 
     @property

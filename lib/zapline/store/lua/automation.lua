@@ -71,7 +71,9 @@ if op == 'nps_claim' then
     return cjson.encode({outcome = 'skip', state = state})
   end
   -- the lead wrote again since the close: they are in a new conversation, not answering a survey
-  local current = redis.call('HGET', K.chats(), F.chat(conv.instance_id, conv.chat_jid))
+  local mapped = redis.call('HGET', K.instance(conv.instance_id), F.instance_chat(conv.chat_jid))
+  local current = mapped and string.match(mapped, '^([^|]*)')
+                  or redis.call('HGET', K.chats(), F.chat(conv.instance_id, conv.chat_jid))
   if opted_out(conv.lead_id) or current ~= a.conversation_id then
     redis.call('HSET', conv_key, 'nps_state', 'skipped')
     return cjson.encode({outcome = 'skip', state = opted_out(conv.lead_id) and 'opted_out' or 'moved_on'})

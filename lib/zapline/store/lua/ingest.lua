@@ -13,7 +13,9 @@ end
 -- only place an instance is authenticated: the relay and the failures function run it as op auth.
 if op ~= 'sent' then
   -- prev_key_hash: the key before the last rotation, for webhooks QStash still holds for it
-  local inst = redis.call('HMGET', K.instance(a.instance_id), 'key_hash', 'token', 'timezone', 'prev_key_hash')
+  local chat_jid = a.message and a.message.chat_jid or a.chat
+  local inst = redis.call('HMGET', K.instance(a.instance_id), 'key_hash', 'token', 'timezone', 'prev_key_hash',
+                          F.instance_chat(chat_jid or ''))
   if not inst[1] or (inst[1] ~= a.key_hash and inst[4] ~= a.key_hash) then
     return cjson.encode({error = 'unknown_instance'})
   end
@@ -21,6 +23,34 @@ if op ~= 'sent' then
     return cjson.encode({error = 'token_mismatch'})
   end
   a.timezone_out = inst[3] or 'UTC'
+  a.chat_value = inst[5] or nil
+end
+
+-- This instance's chat: <conversation>|<lead>|<early events may wait until, ms> (see store/keys.py).
+local function chat_get()
+  local v = a.chat_value
+  if not v then return nil, nil, 0 end
+  local conv, lead, early = string.match(v, '^([^|]*)|([^|]*)|?(%d*)$')
+  return (conv ~= '' and conv or nil), (lead ~= '' and lead or nil), tonumber(early) or 0
+end
+
+local function chat_set(chat_jid, conv_id, lead_id, early_until)
+  a.chat_value = (conv_id or '') .. '|' .. (lead_id or '') .. '|' .. tostring(early_until or 0)
+  redis.call('HSET', K.instance(a.instance_id), F.instance_chat(chat_jid), a.chat_value)
+end
+
+-- An inbound message's id follows from WhatsApp's: a duplicate finds it without an alias key.
+local function inbound_id(wa_id)
+  return 'msg_' .. string.sub(redis.sha1hex(a.instance_id .. ':' .. wa_id), 1, 16)
+end
+
+-- The message WhatsApp knows as wa_id: an inbound one by its own id, ours (or an early marker)
+-- through its alias.
+local function find_wa(wa_id)
+  local rec = load(inbound_id(wa_id))
+  if rec then return rec end
+  local id = redis.call('GET', K.wa_message(a.instance_id, wa_id))
+  return id and id ~= 'early' and load(id) or nil
 end
 
 local function conv_summary(conv_id)
@@ -99,14 +129,19 @@ local function park(wa_id, entry)
   local key = early_key(wa_id)
   redis.call('RPUSH', key, cjson.encode(entry))
   redis.call('EXPIRE', key, a.early_ttl)
+  -- the chat's next message must look for it (a chat without a mapping always looks)
+  local conv_id, lead_id, early = chat_get()
+  local chat_jid = a.message and a.message.chat_jid or a.chat
+  if chat_jid and conv_id and early < a.now + a.early_ttl * 1000 then
+    chat_set(chat_jid, conv_id, lead_id, a.now + a.early_ttl * 1000)
+  end
 end
 
 if op == 'receipts' then
   -- changed: messages this receipt moved forward; current: every message it names that we have
   local changed, current, pending, convs = {}, {}, 0, {}
   for _, wa_id in ipairs(a.ids) do
-    local msg_id = redis.call('GET', wa_key(wa_id))
-    local rec = msg_id and load(msg_id)
+    local rec = find_wa(wa_id)
     if rec then
       local moved = RANK[a.status] > (RANK[rec.status] or 0)
       if moved then
@@ -138,6 +173,7 @@ if op == 'sent' then
   rec.sent_at, rec.error = a.now, nil
   if a.wa_id then
     local other = redis.call('GET', wa_key(a.wa_id))
+    if not other and redis.call('EXISTS', K.message(inbound_id(a.wa_id))) == 1 then other = inbound_id(a.wa_id) end
     if other and other ~= rec.id and other ~= 'early' then
       -- its echo came first and, without our track_id, was stored as a message of its own
       local echo = load(other)
@@ -181,7 +217,16 @@ end
 -- op == 'message'
 local m = a.message
 local alias = wa_key(m.wa_id)
-local existing = redis.call('GET', alias)
+local changes = m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke')
+local rec_id = inbound_id(m.wa_id)
+local first = load(rec_id)
+if first then
+  return reply({outcome = 'duplicate', original = 'created', message = first,
+                conversation = conv_summary(first.conversation_id)})
+end
+-- an edit, a reaction or our own echo is kept under an alias (the message it changed, or ours)
+-- (a chat not mapped yet may hold messages stored before ids followed WhatsApp's: look there too)
+local existing = (changes or (m.from_me and m.track_id) or not a.chat_value) and redis.call('GET', alias) or nil
 if existing then
   local rec = load(existing)
   -- what the first delivery published: the message itself, or a change to another one
@@ -206,11 +251,10 @@ if m.from_me and m.track_id then
 end
 
 -- Edits, reactions and deletions change the message they target; one that comes first waits.
-if m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke') then
+if changes then
   local e = {op = m.kind, text = m.text, timestamp = m.timestamp, wa_id = m.wa_id,
              who = m.from_me and 'me' or (m.sender_phone or m.phone or 'lead')}
-  local target_id = redis.call('GET', wa_key(m.target))
-  local rec = target_id and load(target_id)
+  local rec = find_wa(m.target)
   if not rec then
     park(m.target, e)
     redis.call('SET', alias, 'early', 'EX', a.early_ttl)
@@ -229,8 +273,9 @@ if m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke')
 end
 
 -- The lead: one per phone (or per LID when WhatsApp hides the phone); groups have none.
-local lead_id, new_lead = nil, false
-if not m.is_group then
+local chat_conv, chat_lead, early_until = chat_get()
+local lead_id, new_lead = chat_lead, false
+if not m.is_group and not lead_id then
   local ident = m.phone and m.phone or F.lead_lid(m.lid or m.chat_jid)
   lead_id = redis.call('HGET', K.lead_index(), ident)
   if not lead_id and m.phone and m.lid then
@@ -256,13 +301,14 @@ end
 
 -- The conversation: the chat's current one, or a new one when there is none or the lead writes
 -- again after it was closed. A vote on an NPS survey goes to the conversation that asked.
-local chat_field = F.chat(a.instance_id, m.chat_jid)
-local conv_id = redis.call('HGET', K.chats(), chat_field)
+local conv_id = chat_conv
+if not a.chat_value then  -- a chat first seen, or mapped before 0.2 in the org's chats hash
+  conv_id = redis.call('HGET', K.chats(), F.chat(a.instance_id, m.chat_jid)) or nil
+end
 -- The message a vote or a choice answers (a poll, a list, an NPS survey), when we have it.
 local answered = nil
 if m.target and (m.kind == 'poll_vote' or m.nps_score ~= nil) then
-  local answered_id = redis.call('GET', wa_key(m.target))
-  answered = answered_id and answered_id ~= 'early' and load(answered_id) or nil
+  answered = find_wa(m.target)
 end
 if m.nps_score ~= nil and answered and answered.author == 'nps' and not m.from_me then
   conv_id = answered.conversation_id
@@ -291,7 +337,7 @@ local new_conv = false
 if not conv_id then
   conv_id, new_conv = a.new_conv_id, true
   c = {status = 'open', last = 0, unread = 0, count = 0, last_in = 0, last_out = 0, epoch = 0}
-  redis.call('HSET', K.chats(), chat_field, conv_id)
+  chat_set(m.chat_jid, conv_id, lead_id, early_until)
   if lead_id then redis.call('ZADD', K.lead_conversations(lead_id), m.timestamp, conv_id) end
   for k, v in pairs({id = conv_id, lead_id = lead_id or '', instance_id = a.instance_id, chat_jid = m.chat_jid,
                      is_group = m.is_group and 1 or 0, status = 'open', opened_at = m.timestamp,
@@ -354,16 +400,16 @@ end
 -- The message itself, with whatever arrived before it.
 local direction = m.from_me and 'out' or 'in'
 local rec = {
-  id = a.new_message_id, conversation_id = conv_id, lead_id = lead_id, instance_id = a.instance_id,
+  id = rec_id, conversation_id = conv_id, lead_id = lead_id, instance_id = a.instance_id,
   wa_id = m.wa_id, direction = direction, kind = m.kind, text = m.text, timestamp = m.timestamp,
   status = m.from_me and 'sent' or 'received', sent_by_api = m.sent_by_api, media = m.media, quoted = m.quoted,
   target = m.target, vote = m.vote, option_id = m.option_id, sender_phone = m.sender_phone,
   sender_name = m.sender_name, track_id = m.track_id, created_at = a.now,
 }
-apply_early(rec, m.wa_id)
+if new_conv or not a.chat_value or early_until > a.now then apply_early(rec, m.wa_id) end
 save(rec)
-redis.call('SET', alias, rec.id)
 redis.call('ZADD', K.conversation_messages(conv_id), m.timestamp, rec.id)
+if not new_conv and (not chat_conv or chat_lead ~= lead_id) then chat_set(m.chat_jid, conv_id, lead_id, early_until) end
 if m.kind == 'poll_vote' and m.target then
   local vote = {op = 'vote', text = m.vote or m.text or '', timestamp = m.timestamp, wa_id = m.wa_id,
                 who = m.from_me and 'me' or (m.sender_phone or m.phone or m.lid or 'lead')}
