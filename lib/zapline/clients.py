@@ -66,6 +66,9 @@ def redis_client() -> Redis:
 
 
 async def aclose_clients() -> None:
+    from zapline import hotpath
+
+    await hotpath.aclose()
     loop = asyncio.get_running_loop()
     http = _http.pop(loop, None)
     if http is not None:

@@ -18,7 +18,7 @@ import httpx
 from zapline.clients import http_client
 from zapline.errors import PermanentError, TransientError
 
-__all__ = ["detail_of", "request", "retry_after"]
+__all__ = ["detail_of", "failure", "request", "retry_after"]
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
@@ -69,12 +69,26 @@ async def request(
         raise unavailable(f"{service} timed out", **context) from None
     except httpx.HTTPError as exc:
         raise unavailable(f"{service} unreachable: {type(exc).__name__}", **context) from None
-    status = response.status_code
-    if status < 400:
+    if response.status_code < 400:
         return response
-    detail = detail_of(response) or "no detail"
+    raise failure(service, response.status_code, detail_of(response), response.headers.get("retry-after"),
+                  unavailable=unavailable, rejected=rejected, context=context)  # fmt: skip
+
+
+def failure(
+    service: str,
+    status: int,
+    detail: str,
+    retry_after_header: str | None,
+    *,
+    unavailable: type[TransientError],
+    rejected: type[PermanentError] | None,
+    context: dict[str, Any] | None = None,
+) -> TransientError | PermanentError:
+    """The error an HTTP status ≥ 400 from ``service`` is (see the module's rule)."""
+    context = context or {}
+    detail = detail or "no detail"
     if status in RETRYABLE_STATUSES or status >= 500 or rejected is None:
-        raise unavailable(f"{service} answered HTTP {status}: {detail}",
-                          retry_after=retry_after(response.headers.get("retry-after")), status=status,
-                          **context)  # fmt: skip
-    raise rejected(f"{service} refused the request (HTTP {status}): {detail}", status=status, **context)
+        return unavailable(f"{service} answered HTTP {status}: {detail}", retry_after=retry_after(retry_after_header),
+                           status=status, **context)  # fmt: skip
+    return rejected(f"{service} refused the request (HTTP {status}): {detail}", status=status, **context)
