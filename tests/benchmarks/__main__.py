@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["qstash", "inbound", "relay"]
+MODULES = ["qstash", "inbound", "relay", "costs"]
+# Not in `make bench` (needs Node.js and `npm ci` in tests/peers): `make bench-peers` runs it.
+PEER_MODULES = ["peers"]
 
 
 def main(argv: list[str]) -> int:

@@ -16,6 +16,10 @@ from zapline.sandbox.redis_server import free_port
 _COMMON = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow]}
 settings.register_profile("ci", max_examples=200, **_COMMON)  # type: ignore[arg-type]
 settings.register_profile("full", max_examples=10_000, **_COMMON)  # type: ignore[arg-type]
+# HYPOTHESIS_EXAMPLES=N: N examples a test (e.g. 1,700 x the 6 fuzz tests = the 10,000 cases)
+if os.environ.get("HYPOTHESIS_EXAMPLES", "").isdigit():
+    settings.register_profile("count", max_examples=int(os.environ["HYPOTHESIS_EXAMPLES"]), **_COMMON)  # type: ignore[arg-type]
+    os.environ["HYPOTHESIS_PROFILE"] = "count"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
