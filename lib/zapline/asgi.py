@@ -8,13 +8,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from zapline import __version__
 from zapline.clients import aclose_clients
 from zapline.config import get_settings
-from zapline.http import exception_handlers
+from zapline.errors import NotFound
+from zapline.http import error_response, exception_handlers
 from zapline.logs import configure
 
 __all__ = ["function_app", "lambda_handler"]
@@ -23,7 +24,8 @@ __all__ = ["function_app", "lambda_handler"]
 def function_app(name: str, routes: Sequence[BaseRoute] = (), prefixes: Sequence[str] = ()) -> Starlette:
     """One function's app: its routes plus ``GET /health`` and ``GET <prefix>/health`` for each
     URL prefix routed to it (default ``/api/<name>``), so every route of vercel.json and
-    serverless.yml has a cheap probe.
+    serverless.yml has a cheap probe; beside each, the deep checks of :mod:`zapline.health`
+    (``/health/redis``, ``/health/qstash``, ``/health/queues``, ``/health/centrifugo``).
 
     Settings are validated here, at import, so a misconfigured deployment fails on its first cold
     start with a message naming the variable instead of on some later request.
@@ -34,12 +36,24 @@ def function_app(name: str, routes: Sequence[BaseRoute] = (), prefixes: Sequence
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "function": name, "version": __version__})
 
+    async def deep_health(request: Request) -> Response:
+        # imported on first use: the deep checks' code is no part of a function's cold start
+        from zapline.health import ENDPOINTS
+
+        endpoint = ENDPOINTS.get(request.path_params["check"])
+        if endpoint is None:
+            return error_response(NotFound(f"no health check {request.path_params['check'][:40]}"))
+        return await endpoint(request)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await aclose_clients()
 
-    probes = [Route(f"{p}/health", health, methods=["GET"]) for p in ("", *(prefixes or [f"/api/{name}"]))]
+    probes: list[BaseRoute] = []
+    for prefix in ("", *(prefixes or [f"/api/{name}"])):
+        probes += [Route(f"{prefix}/health", health, methods=["GET"]),
+                   Route(f"{prefix}/health/{{check}}", deep_health, methods=["GET"])]  # fmt: skip
     return Starlette(routes=[*probes, *routes], lifespan=lifespan, exception_handlers=exception_handlers())
 
 

@@ -9,17 +9,17 @@ closes, the lead opts out) moves the epoch and cancels the armed step. A step th
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any
 
-from zapline import qstash
 from zapline.clients import redis_client
 from zapline.config import get_settings
-from zapline.errors import BadRequest, QueueRejected, QueueUnavailable
+from zapline.errors import BadRequest, QueueUnavailable
 from zapline.jobs.kinds import FOLLOWUP, NPS, FollowupJob, NpsJob
+from zapline.keywords import nps_score, opt_out_keyword
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
 from zapline.publications import conversation_updated, publish
+from zapline.qstash import cancel_quietly
 from zapline.registry.jobs import enqueue
 from zapline.store import outbound as store
 from zapline.store import sweep
@@ -46,16 +46,6 @@ DEFAULT_TEXTS = (
 )
 NPS_QUESTION = "De 0 a 10, quanto você recomendaria nosso atendimento a um amigo?"
 NPS_CHOICES = [str(n) for n in range(11)]
-
-
-async def cancel_quietly(message_id: str | None) -> None:
-    """Cancel a QStash timer; if that fails, the timer's own stale check makes it harmless."""
-    if not message_id:
-        return
-    try:
-        await qstash.cancel(message_id)
-    except (QueueUnavailable, QueueRejected) as exc:
-        log.warning("cancel failed; the stale check will stop it", qstash_message_id=message_id, error=exc.message)
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
@@ -172,36 +162,6 @@ async def expire_nps_survey(org_id: str, conversation_id: str) -> str:
 
 async def publish_conversation(org_id: str, conversation_id: str, status: str) -> None:
     await publish(conversation_updated(org_id, conversation_id, status))
-
-
-def nps_score(text: str | None) -> int | None:
-    """A survey answer: a poll vote or a message that is just a number from 0 to 10, in ASCII digits.
-
-    Not ``str.isdigit``: "²", "①" or "५" pass it and then break ``int`` (or mean something else);
-    such a message is plain text.
-    """
-    value = (text or "").strip().rstrip(".!")
-    if not 1 <= len(value) <= 2 or any(ch not in "0123456789" for ch in value):
-        return None
-    score = int(value)
-    return score if score <= 10 else None
-
-
-# --- opt-out ------------------------------------------------------------------------------------
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if ch.isalnum()).upper()
-
-
-def opt_out_keyword(text: str | None) -> bool:
-    """True when the whole message is one of ZAPLINE_OPT_OUT_KEYWORDS (case, accents, punctuation ignored)."""
-    if not text or len(text) > 40:
-        return False
-    keywords = {_fold(k) for k in get_settings().opt_out_keywords.split(",") if k.strip()}
-    folded = _fold(text)
-    return bool(folded) and folded in keywords
 
 
 async def opt_out(org_id: str, lead_id: str, reason: str = "operator") -> None:

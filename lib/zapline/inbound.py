@@ -20,11 +20,12 @@ from typing import Any
 
 from starlette.routing import Route
 
-from zapline import automation
 from zapline.http import Delivery, signed
+from zapline.keywords import nps_score, opt_out_keyword
 from zapline.logs import get_logger
 from zapline.planner import plan_message
 from zapline.publications import instance_status, message_status, publish
+from zapline.qstash import cancel_quietly
 from zapline.store.ingest import (
     ingest_connection,
     ingest_message,
@@ -93,12 +94,12 @@ async def _ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage
         ref,
         token,
         message,
-        nps_score=automation.nps_score(answered) if inbound else None,
-        opt_out=inbound and message.kind == "text" and automation.opt_out_keyword(message.text),
+        nps_score=nps_score(answered) if inbound else None,
+        opt_out=inbound and message.kind == "text" and opt_out_keyword(message.text),
     )
     plan = plan_message(ref, message.wa_id, result)
     for timer in plan.cancel:
-        await automation.cancel_quietly(timer)
+        await cancel_quietly(timer)
     for publication in plan.publications:
         await publish(publication)
     answer: dict[str, Any] = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}

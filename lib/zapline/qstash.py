@@ -10,17 +10,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from zapline import outgoing
 from zapline.config import get_settings
 from zapline.errors import QueueRejected, QueueUnavailable
+from zapline.logs import get_logger
 
 __all__ = [
     "LANES",
     "FlowControl",
     "cancel",
+    "cancel_quietly",
     "delete_schedule",
     "destination",
+    "dlq_delete",
+    "dlq_delete_many",
+    "dlq_get",
+    "dlq_list",
+    "dlq_retry",
     "lane_flow_control",
     "list_schedules",
     "publish",
@@ -28,6 +36,8 @@ __all__ = [
     "publish_json",
     "upsert_schedule",
 ]
+
+log = get_logger("zapline.qstash")
 
 LANES = ("realtime", "automation", "bulk")
 _PARALLELISM = {"realtime": 4, "automation": 2, "bulk": 1}  # sends in flight per instance and lane
@@ -189,6 +199,77 @@ async def cancel(message_id: str) -> bool:
             return False
         raise
     return True
+
+
+# --- the dead-letter queue (the operator API's dead-letter operations; QStash's DLQ is deployment-wide) --
+
+
+async def dlq_list(
+    *, label: str | None = None, cursor: str | None = None, count: int = 100
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of QStash's DLQ (``label`` filters, e.g. ``job-send``); the messages and the next cursor."""
+    params: dict[str, str | int] = {"count": count}
+    if label:
+        params["label"] = label
+    if cursor:
+        params["cursor"] = cursor
+    reply = await _call("GET", f"{get_settings().qstash_url}/v2/dlq", headers=_auth(), params=params)
+    messages: list[dict[str, Any]] = reply.get("messages") or []
+    return messages, reply.get("cursor") or None
+
+
+async def dlq_get(dlq_id: str) -> dict[str, Any] | None:
+    """One dead letter with its message (url, body, labels); None when QStash no longer holds it."""
+    try:
+        return await _call("GET", f"{get_settings().qstash_url}/v2/dlq/{quote(dlq_id, safe='')}", headers=_auth())
+    except QueueRejected as exc:
+        if exc.context.get("status") == 404:
+            return None
+        raise
+
+
+async def dlq_retry(dlq_id: str) -> str | None:
+    """Deliver a dead letter again (QStash re-creates its message and drops the entry); the new
+    message id, or None when QStash no longer holds it (retried already, deleted or expired)."""
+    url = f"{get_settings().qstash_url}/v2/dlq/retry/{quote(dlq_id, safe='')}"
+    try:
+        reply = await _call("POST", url, headers=_auth())
+    except QueueRejected as exc:
+        if exc.context.get("status") == 404:
+            return None
+        raise
+    return str(reply.get("messageId", "")) or None
+
+
+async def dlq_delete(dlq_id: str) -> bool:
+    """Drop a dead letter; False when QStash no longer holds it."""
+    try:
+        await _call("DELETE", f"{get_settings().qstash_url}/v2/dlq/{quote(dlq_id, safe='')}", headers=_auth())
+    except QueueRejected as exc:
+        if exc.context.get("status") == 404:
+            return False
+        raise
+    return True
+
+
+async def dlq_delete_many(dlq_ids: list[str]) -> int:
+    """Drop many dead letters (those QStash still holds); how many it dropped."""
+    deleted = 0
+    for start in range(0, len(dlq_ids), 100):
+        reply = await _call("DELETE", f"{get_settings().qstash_url}/v2/dlq", headers=_auth(),
+                            json={"dlqIds": dlq_ids[start : start + 100]})  # fmt: skip
+        deleted += int(reply.get("deleted", 0))
+    return deleted
+
+
+async def cancel_quietly(message_id: str | None) -> None:
+    """Cancel a QStash timer; if that fails, the timer's own stale check makes it harmless."""
+    if not message_id:
+        return
+    try:
+        await cancel(message_id)
+    except (QueueUnavailable, QueueRejected) as exc:
+        log.warning("cancel failed; the stale check will stop it", qstash_message_id=message_id, error=exc.message)
 
 
 async def _call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:

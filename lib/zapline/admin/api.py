@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline import automation, jsonsafe, realtime
+from zapline.admin import operations
 from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
 from zapline.errors import (
@@ -25,7 +26,7 @@ from zapline.http import guarded, read_limited
 from zapline.logs import get_logger
 from zapline.store import queries
 from zapline.store.clock import org_day, org_timezone
-from zapline.store.registry import authenticate
+from zapline.store.registry import authenticate, key_prefix
 from zapline.uazapi.national import dial_code, international
 
 __all__ = ["routes"]
@@ -190,7 +191,9 @@ async def daily(request: Request, org_id: str) -> dict[str, Any]:
 
 
 async def dead_letters(request: Request, org_id: str) -> dict[str, Any]:
-    return {"items": await queries.dead_letters(org_id, limit=_limit(request))}
+    """``?job=&reason=<substring>&since=&until=`` (YYYY-MM-DD in the organisation's timezone, or epoch ms)."""
+    filters = operations.Filters.from_query(request.query_params, await org_timezone(org_id))
+    return {"items": await operations.listing(org_id, filters, limit=_limit(request))}
 
 
 async def realtime_token(request: Request, org_id: str) -> dict[str, Any]:
@@ -213,6 +216,29 @@ async def realtime_subscription(request: Request, org_id: str) -> dict[str, Any]
     return {"token": realtime.subscription_token(f"operator:{org_id}", channel), "channel": channel}
 
 
+def _actor(request: Request, org_id: str) -> operations.Actor:
+    """Who acts, for the operations log: the organisation and its API key's prefix."""
+    return operations.Actor(org_id, key_prefix(request.headers.get("authorization", "").partition(" ")[2].strip()))
+
+
+async def retry_dead_letter(request: Request, org_id: str) -> dict[str, Any]:
+    return await operations.retry(_actor(request, org_id), request.path_params["dlq_id"])
+
+
+async def retry_dead_letters(request: Request, org_id: str) -> dict[str, Any]:
+    """``{"dlq_ids": [...]}`` (at most 100) or ``{"job": "send"}``: one result per dead letter."""
+    return await operations.retry_many(_actor(request, org_id), await _body(request, operations.RetryRequest))
+
+
+async def delete_dead_letter(request: Request, org_id: str) -> dict[str, Any]:
+    return await operations.delete(_actor(request, org_id), request.path_params["dlq_id"])
+
+
+async def clean_dead_letters(request: Request, org_id: str) -> dict[str, Any]:
+    """``{"older_than_days": N}``: from QStash's DLQ and the organisation's records."""
+    return await operations.clean(_actor(request, org_id), await _body(request, operations.CleanRequest))
+
+
 routes = [
     Route("/api/v1/conversations", endpoint(list_conversations), methods=["GET"]),
     Route("/api/v1/conversations/{conversation_id}", endpoint(get_conversation), methods=["GET"]),
@@ -227,4 +253,8 @@ routes = [
     Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
     Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
     Route("/api/v1/realtime/subscription", endpoint(realtime_subscription), methods=["POST"]),
+    Route("/api/v1/dead-letters/retry", endpoint(retry_dead_letters), methods=["POST"]),
+    Route("/api/v1/dead-letters/clean", endpoint(clean_dead_letters), methods=["POST"]),
+    Route("/api/v1/dead-letters/{dlq_id}/retry", endpoint(retry_dead_letter), methods=["POST"]),
+    Route("/api/v1/dead-letters/{dlq_id}", endpoint(delete_dead_letter), methods=["DELETE"]),
 ]

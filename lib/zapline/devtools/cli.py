@@ -20,7 +20,7 @@ def _add_sandbox_options(parser: argparse.ArgumentParser, default_data_dir: str 
         + ("(default: %(default)s)" if default_data_dir else "(default: a temporary directory)"),
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
-    for name in ("redis", "upstash", "centrifugo", "qstash", "uazapi"):
+    for name in ("redis", "upstash", "centrifugo", "qstash", "uazapi", "openai"):
         parser.add_argument(f"--{name}-port", type=int, default=0, help=f"port for {name} (default: free)")
     parser.add_argument("--centrifugo-config", type=Path, help="Centrifugo v6 JSON config (namespaces)")
 

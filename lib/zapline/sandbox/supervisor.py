@@ -117,11 +117,21 @@ def _uazapi_options(sb: Sandbox, port: int) -> dict[str, Any]:
     }
 
 
+def _openai_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
+    return {"OPENAI_BASE_URL": f"http://{host}:{port}/v1", "OPENAI_API_KEY": s["openai_api_key"]}
+
+
+def _openai_options(sb: Sandbox, port: int) -> dict[str, Any]:
+    # Database 3: the stand-in's script and request log survive a restart, out of the app's reach.
+    return {"redis_url": f"{sb.redis.url}/3", "api_key": sb.secrets["openai_api_key"]}
+
+
 SERVICES: dict[str, Service] = {
     "upstash": Service("upstash_rest", _upstash_settings, _upstash_options),
     "qstash": Service("qstash", _qstash_settings, _qstash_options),
     "centrifugo": Service("centrifugo", _centrifugo_settings, _centrifugo_options),
     "uazapi": Service("uazapi", _uazapi_settings, _uazapi_options),
+    "openai": Service("openai", _openai_settings, _openai_options),
 }
 
 
@@ -135,6 +145,7 @@ def _default_secrets() -> dict[str, str]:
         "qstash_next_signing_key": QSTASH_DEV_NEXT_SIGNING_KEY,
         "uazapi_instance_token": secrets.token_urlsafe(18),
         "uazapi_admin_token": secrets.token_urlsafe(18),
+        "openai_api_key": f"sk-sandbox-{secrets.token_urlsafe(24)}",
     }
 
 

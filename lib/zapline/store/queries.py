@@ -26,6 +26,7 @@ __all__ = [
     "get_lead",
     "list_conversations",
     "list_messages",
+    "normalise_dead_letter",
 ]
 
 
@@ -123,9 +124,12 @@ async def dead_letters(org_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
     if not 1 <= limit <= 200:
         raise BadRequest("limit must be between 1 and 200")
     rows = await run_redis(redis_client().lrange(OrgKeys(org_id).dead_letters, 0, limit - 1))
-    items = [json.loads(row) for row in rows]
-    for item in items:  # recorded before paths were redacted at write time
-        item["path"] = redact_path(str(item.get("path", "")))
-        if "http_status" not in item and "status" in item:
-            item["http_status"] = item.pop("status")
-    return items
+    return [normalise_dead_letter(json.loads(row)) for row in rows]
+
+
+def normalise_dead_letter(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored dead letter as the API shows it, whenever it was recorded."""
+    item["path"] = redact_path(str(item.get("path", "")))  # recorded before paths were redacted at write time
+    if "http_status" not in item and "status" in item:
+        item["http_status"] = item.pop("status")
+    return item
