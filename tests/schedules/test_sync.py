@@ -106,7 +106,8 @@ def test_the_cron_routes_are_signed_and_run_their_jobs(sandbox: dict[str, str], 
     key = sandbox["QSTASH_CURRENT_SIGNING_KEY"]
     swept = deliver(app.url, "/api/cron/sweeper", b"{}", key=key)
     assert swept.status_code == 200
-    assert swept.json() == {"status": "ok", "schedule": "sweeper", "outcome": "swept", "requeued": 0}
+    answer = swept.json()
+    assert (answer["status"], answer["schedule"], answer["outcome"]) == ("ok", "sweeper", "swept")
     assert deliver(app.url, "/api/cron/sweeper", b"{}", key="sig_" + "x" * 32).status_code == 401
     tick = deliver(app.url, "/api/cron/tick", b"{}", key=key)
     assert (tick.status_code, tick.json()["enqueued"]) == (200, 0)  # no per-organisation schedule yet

@@ -95,6 +95,8 @@ CROSS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/realtime/subscription", "/realtime/subscription", {"json": {"conversation_id": "{conv}"}}),
     ("GET", "/api/v1/conversations/{conversation_id}", "/conversations/{msg}", {}),  # a message id as an id
     ("GET", "/api/v1/leads/{lead_id}", "/leads/{conv}", {}),
+    ("POST", "/api/v1/dead-letters/{dlq_id}/retry", "/dead-letters/{dlq}/retry", {}),
+    ("DELETE", "/api/v1/dead-letters/{dlq_id}", "/dead-letters/{dlq}", {}),
 ]  # fmt: skip
 # Routes that take no id: A's key reads A's own (checked one by one below).
 OWN = {
@@ -103,6 +105,8 @@ OWN = {
     ("PUT", "/api/v1/followups"),
     ("GET", "/api/v1/stats/daily"),
     ("GET", "/api/v1/dead-letters"),
+    ("POST", "/api/v1/dead-letters/retry"),  # B's ids answer not_found one by one (below)
+    ("POST", "/api/v1/dead-letters/clean"),  # cleans A's own only (below)
     ("POST", "/api/v1/realtime/token"),
 }
 
@@ -110,7 +114,7 @@ OWN = {
 def fill(value: Any, b: Org, index: int) -> Any:
     if isinstance(value, str):
         return value.format(conv=b.conversations[index], lead=b.leads[index], msg=b.messages[index],
-                            mcur=b.message_cursor)  # fmt: skip
+                            mcur=b.message_cursor, dlq=b.dead_letter)  # fmt: skip
     if isinstance(value, dict):
         return {k: fill(v, b, index) for k, v in value.items()}
     return value
@@ -206,3 +210,18 @@ def test_a_realtime_token_is_for_a_inbox_only(orgs: tuple[Org, Org]) -> None:
             await disconnect(client)
 
     asyncio.run(scenario())
+
+
+def test_bulk_retry_and_clean_never_reach_another_organisations_dead_letters(
+    stack: Stack, orgs: tuple[Org, Org]
+) -> None:
+    a, b = orgs
+    before = stack.digest()
+    retried = call(a, "POST", "/dead-letters/retry", json={"dlq_ids": [b.dead_letter]})
+    assert retried.status_code == 200, retried.text
+    assert [(r["outcome"], r["error_type"]) for r in retried.json()["results"]] == [("error", "not_found")]
+    assert stack.digest() == before
+    cleaned = call(a, "POST", "/dead-letters/clean", json={"older_than_days": 0})
+    assert cleaned.status_code == 200, cleaned.text
+    assert b.dead_letter not in json.dumps(cleaned.json())
+    assert any(d["dlq_id"] == b.dead_letter for d in call(b, "GET", "/dead-letters").json()["items"])

@@ -163,3 +163,27 @@ def test_the_sweeper_sees_only_what_qstash_never_confirmed(db: redis_py.Redis) -
     run(sweep.confirm_queued(org_id, "msg_s2"))
     run(sweep.unmark(org_id, marked_before=10**15))
     assert db.zscore(sweep_marks(), org_id) is None
+
+
+def test_a_receipt_that_waits_is_applied_even_when_another_message_opens_the_chat(db: redis_py.Redis) -> None:
+    """Found by make chaos: Read for X arrives first, then Y opens the conversation, then X."""
+    _, ref, _ = tenant()
+    uazapi = Uazapi(token="uaz-token")
+    x = parse_event(body(uazapi.text("x", contact="5511977770009", message_id="WA-X")))
+    y = parse_event(body(uazapi.text("y", contact="5511977770009", message_id="WA-Y")))
+    assert isinstance(x, MessagesEvent) and isinstance(y, MessagesEvent)
+    waiting = run(ingest_receipts(ref, "uaz-token", ["WA-X"], "read", 1_796_000_001_000, chat=x.message.chatid))
+    assert waiting.current == []
+    run(ingest_message(ref, "uaz-token", normalize_message(y)))
+    stored = run(ingest_message(ref, "uaz-token", normalize_message(x)))
+    assert stored.message is not None and stored.message["status"] == "read"
+
+
+def test_every_steady_message_of_a_chat_stays_in_its_conversation(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    first = lead_writes(ref, "um", contact="5511977770010")
+    run(ingest_receipts(ref, "uaz-token", ["WA-NOT-YET"], "delivered", 1_796_000_001_000,
+                        chat="5511977770010@s.whatsapp.net"))  # fmt: skip
+    for text in ("dois", "três"):
+        assert lead_writes(ref, text, contact="5511977770010")["id"] == first["id"]
+    assert db.zcard(OrgKeys(org_id).conversation_messages(first["id"])) == 3

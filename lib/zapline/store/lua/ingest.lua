@@ -30,12 +30,14 @@ end
 local function chat_get()
   local v = a.chat_value
   if not v then return nil, nil, 0 end
-  local conv, lead, early = string.match(v, '^([^|]*)|([^|]*)|?(%d*)$')
+  local conv, lead, early = string.match(v, '^([^|]*)|([^|]*)|?([^|]*)$')
+  if not conv then return nil, nil, 0 end
   return (conv ~= '' and conv or nil), (lead ~= '' and lead or nil), tonumber(early) or 0
 end
 
 local function chat_set(chat_jid, conv_id, lead_id, early_until)
-  a.chat_value = (conv_id or '') .. '|' .. (lead_id or '') .. '|' .. tostring(early_until or 0)
+  -- %.0f: a Lua number as whole digits (tostring would write 1.796e+12)
+  a.chat_value = (conv_id or '') .. '|' .. (lead_id or '') .. '|' .. string.format('%.0f', early_until or 0)
   redis.call('HSET', K.instance(a.instance_id), F.instance_chat(chat_jid), a.chat_value)
 end
 
@@ -129,10 +131,11 @@ local function park(wa_id, entry)
   local key = early_key(wa_id)
   redis.call('RPUSH', key, cjson.encode(entry))
   redis.call('EXPIRE', key, a.early_ttl)
-  -- the chat's next message must look for it (a chat without a mapping always looks)
+  -- the chat's messages must look for it from now on: mark the chat, whether or not it has a
+  -- conversation yet (its first message may not be the one this waits for)
   local conv_id, lead_id, early = chat_get()
   local chat_jid = a.message and a.message.chat_jid or a.chat
-  if chat_jid and conv_id and early < a.now + a.early_ttl * 1000 then
+  if chat_jid and chat_jid ~= '' and early < a.now + a.early_ttl * 1000 then
     chat_set(chat_jid, conv_id, lead_id, a.now + a.early_ttl * 1000)
   end
 end
@@ -219,6 +222,7 @@ local m = a.message
 local alias = wa_key(m.wa_id)
 local changes = m.target and (m.kind == 'edit' or m.kind == 'reaction' or m.kind == 'revoke')
 local rec_id = inbound_id(m.wa_id)
+local chat_conv, chat_lead, early_until = chat_get()
 local first = load(rec_id)
 if first then
   return reply({outcome = 'duplicate', original = 'created', message = first,
@@ -226,7 +230,7 @@ if first then
 end
 -- an edit, a reaction or our own echo is kept under an alias (the message it changed, or ours)
 -- (a chat not mapped yet may hold messages stored before ids followed WhatsApp's: look there too)
-local existing = (changes or (m.from_me and m.track_id) or not a.chat_value) and redis.call('GET', alias) or nil
+local existing = (changes or (m.from_me and m.track_id) or not chat_conv) and redis.call('GET', alias) or nil
 if existing then
   local rec = load(existing)
   -- what the first delivery published: the message itself, or a change to another one
@@ -273,7 +277,6 @@ if changes then
 end
 
 -- The lead: one per phone (or per LID when WhatsApp hides the phone); groups have none.
-local chat_conv, chat_lead, early_until = chat_get()
 local lead_id, new_lead = chat_lead, false
 if not m.is_group and not lead_id then
   local ident = m.phone and m.phone or F.lead_lid(m.lid or m.chat_jid)
@@ -302,7 +305,7 @@ end
 -- The conversation: the chat's current one, or a new one when there is none or the lead writes
 -- again after it was closed. A vote on an NPS survey goes to the conversation that asked.
 local conv_id = chat_conv
-if not a.chat_value then  -- a chat first seen, or mapped before 0.2 in the org's chats hash
+if not conv_id then  -- a chat first seen, or mapped before 0.2 in the org's chats hash
   conv_id = redis.call('HGET', K.chats(), F.chat(a.instance_id, m.chat_jid)) or nil
 end
 -- The message a vote or a choice answers (a poll, a list, an NPS survey), when we have it.
