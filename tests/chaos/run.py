@@ -221,7 +221,8 @@ class Chaos:
         f["lost_after_dlq_retry"] = final["lost"]
         f["clock_advances"] = self.advances
         f["duration_s"] = round(time.monotonic() - started, 1)
-        f["app_log_errors"] = sum(1 for line in self.app.logs().splitlines() if '"level": "error"' in line.lower())  # type: ignore[union-attr]
+        logs: str = self.app.logs() if self.app else ""
+        f["app_log_errors"] = sum(1 for line in logs.splitlines() if '"level": "error"' in line.lower())
         return {**{name: f[name] for name in HEADLINE}, **f}
 
     # -- the storm: traffic and the parts' faults ------------------------------------------------
