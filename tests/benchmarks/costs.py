@@ -307,7 +307,14 @@ def memory_and_commands(stack: Stack) -> float:
     report("redis_rest_requests_per_message", (after["requests"] - rest["requests"]) / n, "requests (inbound only)")
     report("redis_rest_commands_per_message", rest_commands, "commands as sent over REST (a script = 1)")
     report("redis_script_inner_calls_per_message", all_commands - rest_commands, "commands (run inside scripts)")
-    report("billed_redis_commands_per_message", all_commands, "commands (inbound only: REST commands + inner calls)")
+    report("billed_redis_commands_per_message_mixed", all_commands,
+           f"commands (inbound only: REST commands + inner calls; {CONTACTS} first messages among {n})")  # fmt: skip
+    # the steady path alone: the same customers again, every conversation open
+    steady = inbound_requests(stack, stack.tenant, 2000, 5511970000000, CONTACTS)
+    commands = server_commands(stack)
+    timed_fire(steady, 8)
+    report("billed_redis_commands_per_message", (server_commands(stack) - commands) / len(steady),
+           "commands (a message in an open conversation: the EVALSHA + every command its script runs)")  # fmt: skip
     return all_commands - rest_commands
 
 
