@@ -13,7 +13,7 @@ from typing import Any
 
 from zapline.clients import redis_client
 from zapline.config import get_settings
-from zapline.errors import BadRequest, QueueUnavailable
+from zapline.errors import BadRequest, PermanentError, QueueUnavailable
 from zapline.jobs.kinds import FOLLOWUP, NPS, FollowupJob, NpsJob
 from zapline.keywords import nps_score, opt_out_keyword
 from zapline.logs import get_logger
@@ -101,6 +101,9 @@ async def operator_reply(org_id: str, conversation_id: str, **message: Any) -> d
         except QueueUnavailable as exc:  # the reply is queued; its follow-ups wait for the sweeper
             log.warning("follow-ups not scheduled yet", org=org_id, conversation=conversation_id, error=exc.message)
             await sweep.mark(org_id)
+        except PermanentError as exc:  # QStash refuses the timer (e.g. a delay past its plan's maximum)
+            log.error("follow-ups refused by QStash", org=org_id, conversation=conversation_id, error=exc.message)
+            await sweep.confirm_timer(org_id, timer_member("fu", conversation_id, created.followup_epoch))
     return created.message
 
 

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 __all__ = ["HotpathError", "Reply", "aclose", "post_json"]
 
 IDLE_PER_HOST = 8
+IDLE_SECONDS = 30.0  # an idle connection older than this is closed, not reused (NATs and servers drop them)
+NO_BODY = frozenset({204, 304})
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
@@ -44,6 +46,11 @@ class Reply:
 class _Conn:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    idle_since: float = 0.0
+
+    def usable(self, now: float) -> bool:
+        return (now - self.idle_since < IDLE_SECONDS and not self.reader.at_eof()
+                and not self.writer.transport.is_closing())  # fmt: skip
 
 
 @dataclass
@@ -83,6 +90,8 @@ async def _read_reply(conn: _Conn) -> tuple[Reply, bool]:
     if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
         raise HotpathError(f"not an HTTP/1.x answer: {lines[0][:60]!r}")
     status = int(parts[1])
+    if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
+        return await _read_reply(conn)
     headers: dict[str, str] = {}
     for line in lines[1:]:
         if line:
@@ -95,7 +104,8 @@ async def _read_reply(conn: _Conn) -> tuple[Reply, bool]:
             size_line = await conn.reader.readuntil(b"\r\n")
             size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
             if size == 0:
-                await conn.reader.readuntil(b"\r\n")  # no trailers expected: the final CRLF
+                while (await conn.reader.readuntil(b"\r\n")) != b"\r\n":  # trailers, if any, then CRLF
+                    pass
                 break
             total += size
             if total > MAX_BODY_BYTES:
@@ -103,13 +113,17 @@ async def _read_reply(conn: _Conn) -> tuple[Reply, bool]:
             chunks.append(await conn.reader.readexactly(size))
             await conn.reader.readexactly(2)
         body = b"".join(chunks)
+    elif status in NO_BODY:
+        body = b""
     elif "content-length" in headers:
         length = int(headers["content-length"])
         if length > MAX_BODY_BYTES:
             raise HotpathError("answer too large")
         body = await conn.reader.readexactly(length)
     else:  # read to the end: the connection cannot be reused
-        body = await conn.reader.read(MAX_BODY_BYTES)
+        body = await conn.reader.read()
+        if len(body) > MAX_BODY_BYTES:
+            raise HotpathError("answer too large")
         return Reply(status, headers, body), False
     reusable = headers.get("connection", "").lower() != "close" and parts[0] == "HTTP/1.1"
     return Reply(status, headers, body), reusable
@@ -136,6 +150,9 @@ async def post_json(url: str, body: bytes, headers: dict[str, str], *, within: f
     idle = _pool().idle.setdefault(key, deque())
     try:
         async with asyncio.timeout(within):
+            loop = asyncio.get_running_loop()
+            while idle and not idle[-1].usable(loop.time()):  # stale: closed by the server, or idle too long
+                _close(idle.pop())
             for attempt in (0, 1):
                 reused = bool(idle) and attempt == 0
                 conn = idle.pop() if reused else await _connect(scheme, host, port)
@@ -143,7 +160,7 @@ async def post_json(url: str, body: bytes, headers: dict[str, str], *, within: f
                     conn.writer.write(request)
                     await conn.writer.drain()
                     reply, reusable = await _read_reply(conn)
-                except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
                     _close(conn)
                     if reused:  # the server closed an idle connection: once more on a new one
                         continue
@@ -152,6 +169,7 @@ async def post_json(url: str, body: bytes, headers: dict[str, str], *, within: f
                     _close(conn)
                     raise
                 if reusable and len(idle) < IDLE_PER_HOST:
+                    conn.idle_since = loop.time()
                     idle.append(conn)
                 else:
                     _close(conn)

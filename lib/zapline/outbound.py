@@ -10,7 +10,7 @@ import secrets
 from typing import Any
 
 from zapline import qstash
-from zapline.errors import BadRequest, QueueUnavailable
+from zapline.errors import BadRequest, QueueUnavailable, TransientError
 from zapline.jobs.kinds import SEND, SendJob
 from zapline.logs import get_logger
 from zapline.publications import message_changed, publish
@@ -79,8 +79,14 @@ async def queue_message(
             log.warning("send not queued yet; the sweeper will", org=org_id, message_id=record["id"], error=exc.message)
             await sweep.mark(org_id)
         else:
-            await sweep.confirm_queued(org_id, record["id"])
+            try:  # queued: from here on nothing may fail the caller, who would send it again
+                await sweep.confirm_queued(org_id, record["id"])
+            except TransientError as exc:  # the sweeper finds it still listed and republishes (deduplicated)
+                log.warning("queued send not confirmed", org=org_id, message_id=record["id"], error=exc.message)
     # also for a repeat: if the first attempt failed after storing, its publication never happened
     # (Centrifugo drops the copy when it did)
-    await publish_update(org_id, record, "message.created")
+    try:
+        await publish_update(org_id, record, "message.created")
+    except TransientError as exc:  # stored and queued: the inbox shows it on its next read or update
+        log.warning("queued message not shown live", org=org_id, message_id=record["id"], error=exc.message)
     return created

@@ -18,7 +18,7 @@ from typing import Any
 
 from zapline.errors import SignatureInvalid
 
-__all__ = ["verify_signature"]
+__all__ = ["body_hash", "verify_signature"]
 
 
 def _b64url_decode(segment: str) -> bytes:
@@ -30,9 +30,18 @@ def body_hash(body: bytes) -> str:
 
 
 def verify_signature(
-    signature: str | None, *, body: bytes, url: str, keys: Sequence[str], now: float | None = None
+    signature: str | None,
+    *,
+    body: bytes,
+    url: str,
+    keys: Sequence[str],
+    now: float | None = None,
+    digest: str | None = None,
 ) -> dict[str, Any]:
-    """Return the token's claims, or raise ``SignatureInvalid`` saying what is wrong."""
+    """Return the token's claims, or raise ``SignatureInvalid`` saying what is wrong.
+
+    ``digest`` (``body_hash`` of the whole body) stands for ``body`` when the body was too large to keep.
+    """
     if not signature:
         raise SignatureInvalid("missing Upstash-Signature header")
     try:
@@ -59,6 +68,6 @@ def verify_signature(
         raise SignatureInvalid("signature is not valid yet")
     if claims.get("sub") != url:
         raise SignatureInvalid(f"signature is for another URL, not {url}")
-    if str(claims.get("body", "")).rstrip("=") != body_hash(body):
+    if str(claims.get("body", "")).rstrip("=") != (digest or body_hash(body)):
         raise SignatureInvalid("body does not match the signed body hash")
     return claims

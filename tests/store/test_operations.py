@@ -187,3 +187,47 @@ def test_every_steady_message_of_a_chat_stays_in_its_conversation(db: redis_py.R
     for text in ("dois", "três"):
         assert lead_writes(ref, text, contact="5511977770010")["id"] == first["id"]
     assert db.zcard(OrgKeys(org_id).conversation_messages(first["id"])) == 3
+
+
+def test_an_echo_without_our_track_id_is_not_stored_twice(db: redis_py.Redis) -> None:
+    """Found in review: our send recorded under WhatsApp's id, then its echo without track_id."""
+    org_id, ref, _ = tenant()
+    conversation = lead_writes(ref, "oi", contact="5511977770011")
+    message = {"id": "msg_e1", "kind": "text", "text": "resposta", "lane": "realtime"}
+    run(outbound.create_outbound(org_id, conversation["id"], message, preview="resposta", restart_followups=False))
+    run(record_sent(org_id, "msg_e1", "WA-ECHO-1", 1_796_000_000_500))
+    echo = parse_event(body(Uazapi(token="uaz-token").text("resposta", contact="5511977770011", from_me=True,
+                                                           message_id="WA-ECHO-1")))  # fmt: skip
+    assert isinstance(echo, MessagesEvent)
+    for _ in range(2):
+        result = run(ingest_message(ref, "uaz-token", normalize_message(echo)))
+        assert result.outcome == "duplicate" and result.message and result.message["id"] == "msg_e1"
+    assert db.zcard(OrgKeys(org_id).conversation_messages(conversation["id"])) == 2
+
+
+def test_a_lead_first_known_by_lid_learns_its_phone(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    uazapi = Uazapi(token="uaz-token")
+    by_lid = uazapi.text("oi", contact="5511977770012")
+    by_lid["message"].update({"chatid": "98765432101234@lid", "sender_pn": ""})
+    by_lid["chat"].update({"wa_chatid": "98765432101234@lid", "phone": ""})
+    event = parse_event(body(by_lid))
+    assert isinstance(event, MessagesEvent) and normalize_message(event).phone is None
+    first = run(ingest_message(ref, "uaz-token", normalize_message(event)))
+    assert first.conversation is not None
+    with_phone = uazapi.text("meu número", contact="5511977770012")
+    with_phone["message"].update({"chatid": "98765432101234@lid", "sender_pn": "5511977770012@s.whatsapp.net"})
+    with_phone["chat"].update({"wa_chatid": "98765432101234@lid"})
+    event = parse_event(body(with_phone))
+    assert isinstance(event, MessagesEvent) and normalize_message(event).phone == "+5511977770012"
+    run(ingest_message(ref, "uaz-token", normalize_message(event)))
+    lead_id = first.conversation["lead_id"]
+    assert db.hget(OrgKeys(org_id).lead_index, "+5511977770012") == lead_id
+    assert db.hget(OrgKeys(org_id).lead(lead_id), "phone") == "+5511977770012"
+
+
+def test_a_receipt_without_its_chat_still_waits_for_its_message(db: redis_py.Redis) -> None:
+    org_id, ref, _ = tenant()
+    lead_writes(ref, "oi", contact="5511977770013")
+    run(ingest_receipts(ref, "uaz-token", ["WA-LATE"], "read", 1_796_000_001_000, chat=""))
+    assert not any("userdata" in field for field in db.hkeys(OrgKeys(org_id).instance(ref.instance_id)))

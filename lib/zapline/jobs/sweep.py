@@ -16,7 +16,7 @@ from typing import Any
 
 from zapline import automation
 from zapline.clients import redis_client
-from zapline.errors import QueueUnavailable
+from zapline.errors import PermanentError, QueueUnavailable
 from zapline.http import Delivery
 from zapline.jobs.kinds import NPS, SEND, NpsJob, SendJob, SweepJob
 from zapline.logs import get_logger
@@ -68,18 +68,34 @@ def store_json(raw: str | None) -> dict[str, Any]:
 async def sweep(job: SweepJob, delivery: Delivery) -> dict[str, Any]:
     started = now_ms()
     everyone = job.full if job.full is not None else datetime.now(UTC).minute < 5
-    orgs = await store.marked_orgs(everyone=everyone)
-    requeued = rearmed = 0
+    marked = set(await store.marked_orgs(everyone=False))
+    orgs = await store.marked_orgs(everyone=True) if everyone else sorted(marked)
+    requeued = rearmed = dropped = 0
+    unavailable: QueueUnavailable | None = None
     for backlog in await store.backlog(orgs, older_than_ms=job.grace_seconds * 1000):
-        try:
-            for message_id in backlog.messages:
-                requeued += await _requeue_message(backlog.org_id, message_id)
-            for member in backlog.timers:
-                rearmed += await _rearm(backlog.org_id, member)
-        except QueueUnavailable as exc:  # still down: the next sweep tries again
-            log.warning("sweep stopped: QStash unavailable", org=backlog.org_id, error=exc.message)
-            raise
-        await store.unmark(backlog.org_id, marked_before=started)
-    if requeued or rearmed:
-        log.info("swept", organisations=len(orgs), requeued=requeued, rearmed=rearmed)
-    return {"outcome": "swept", "organisations": len(orgs), "requeued": requeued, "rearmed": rearmed}
+        entries = [(_requeue_message, m) for m in backlog.messages] + [(_rearm, t) for t in backlog.timers]
+        for step, entry in entries:
+            try:
+                done = await step(backlog.org_id, entry)
+            except QueueUnavailable as exc:  # still down: the next sweep tries again
+                unavailable = exc
+                break
+            except PermanentError as exc:  # this one entry can never be published: drop it, go on
+                log.error("sweep dropped an entry QStash refuses", org=backlog.org_id, entry=entry[:80],
+                          error_type=exc.error_type, error=exc.message)  # fmt: skip
+                await (store.confirm_queued if step is _requeue_message else store.confirm_timer)(backlog.org_id, entry)
+                dropped += 1
+                continue
+            if step is _requeue_message:
+                requeued += done
+            else:
+                rearmed += done
+        if backlog.org_id in marked and unavailable is None:
+            await store.unmark(backlog.org_id, marked_before=started)
+    if unavailable is not None:
+        log.warning("sweep stopped: QStash unavailable", error=unavailable.message)
+        raise unavailable
+    if requeued or rearmed or dropped:
+        log.info("swept", organisations=len(orgs), requeued=requeued, rearmed=rearmed, dropped=dropped)
+    return {"outcome": "swept", "organisations": len(orgs), "requeued": requeued, "rearmed": rearmed,
+            "dropped": dropped}  # fmt: skip

@@ -101,7 +101,7 @@ async def ingest_receipts(
 ) -> IngestResult:
     """``chat``: the receipt's chat JID, so one that waits for its message marks that chat."""
     result = await _run(ref, token, "receipts", at_ms, ids=wa_ids, status=status, timestamp=at_ms or now_ms(),
-                        chat=chat or None)  # fmt: skip
+                        chat=chat)  # fmt: skip
     # cjson encodes an empty Lua table as {}, hence the ``or []``
     return IngestResult(
         outcome="receipts",

@@ -13,9 +13,10 @@ end
 -- only place an instance is authenticated: the relay and the failures function run it as op auth.
 if op ~= 'sent' then
   -- prev_key_hash: the key before the last rotation, for webhooks QStash still holds for it
+  if type(a.chat) ~= 'string' then a.chat = nil end  -- a receipt without its chat (cjson.null)
   local chat_jid = a.message and a.message.chat_jid or a.chat
   local inst = redis.call('HMGET', K.instance(a.instance_id), 'key_hash', 'token', 'timezone', 'prev_key_hash',
-                          F.instance_chat(chat_jid or ''))
+                          F.instance_chat(chat_jid or ''), 'instance_key')
   if not inst[1] or (inst[1] ~= a.key_hash and inst[4] ~= a.key_hash) then
     return cjson.encode({error = 'unknown_instance'})
   end
@@ -24,6 +25,8 @@ if op ~= 'sent' then
   end
   a.timezone_out = inst[3] or 'UTC'
   a.chat_value = inst[5] or nil
+  -- before 0.2 the instance key itself was stored: only its digest may stay
+  if inst[6] then redis.call('HDEL', K.instance(a.instance_id), 'instance_key') end
 end
 
 -- This instance's chat: <conversation>|<lead>|<early events may wait until, ms> (see store/keys.py).
@@ -135,7 +138,7 @@ local function park(wa_id, entry)
   -- conversation yet (its first message may not be the one this waits for)
   local conv_id, lead_id, early = chat_get()
   local chat_jid = a.message and a.message.chat_jid or a.chat
-  if chat_jid and chat_jid ~= '' and early < a.now + a.early_ttl * 1000 then
+  if type(chat_jid) == 'string' and chat_jid ~= '' and early < a.now + a.early_ttl * 1000 then
     chat_set(chat_jid, conv_id, lead_id, a.now + a.early_ttl * 1000)
   end
 end
@@ -230,7 +233,8 @@ if first then
 end
 -- an edit, a reaction or our own echo is kept under an alias (the message it changed, or ours)
 -- (a chat not mapped yet may hold messages stored before ids followed WhatsApp's: look there too)
-local existing = (changes or (m.from_me and m.track_id) or not chat_conv) and redis.call('GET', alias) or nil
+-- (every message of ours: its send may have been recorded under WhatsApp's id before this echo)
+local existing = (changes or m.from_me or not chat_conv) and redis.call('GET', alias) or nil
 if existing then
   local rec = load(existing)
   -- what the first delivery published: the message itself, or a change to another one
@@ -326,12 +330,12 @@ local nps_answer = false
 if conv_id then
   local v = redis.call('HMGET', K.conversation(conv_id), 'status', 'last_message_at', 'unread', 'message_count',
                        'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id',
-                       'lead_lid', 'opened_at', 'opened_day')
+                       'lead_lid', 'opened_at', 'opened_day', 'lead_phone')
   -- a missing field is false in Lua: "or nil" keeps it out of the answer (cjson would say false)
   c = {status = v[1], last = tonumber(v[2]) or 0, unread = tonumber(v[3]) or 0, count = tonumber(v[4]) or 0,
        title = v[5] or nil, last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0,
        epoch = tonumber(v[8]) or 0, followup = v[9] or nil, lead_lid = v[10] or nil,
-       opened_at = tonumber(v[11]), opened_day = v[12] or nil}
+       opened_at = tonumber(v[11]), opened_day = v[12] or nil, lead_phone = v[13] or nil}
   -- the lead's answer to an NPS survey belongs to the closed conversation that asked
   nps_answer = c.status == 'awaiting_nps' and m.nps_score ~= nil and not m.from_me
   if c.status ~= 'open' and not m.from_me and not nps_answer and not system then conv_id = nil end
@@ -374,13 +378,20 @@ if not new_conv and c.opened_at and m.timestamp < c.opened_at then
   end
 end
 
--- A lead first known by phone learns its LID (and the other way round), once per conversation.
+-- A lead first known by phone learns its LID, and one first known by LID its phone, once per
+-- conversation (the conversation remembers what its lead is indexed by).
 if lead_id and m.lid and c.lead_lid ~= m.lid then
   if not new_lead then  -- a new lead was indexed by both when it was created
     redis.call('HSETNX', K.lead_index(), F.lead_lid(m.lid), lead_id)
     redis.call('HSET', K.lead(lead_id), 'lid', m.lid)
   end
   put('lead_lid', m.lid)
+end
+if lead_id and m.phone and c.lead_phone ~= m.phone then
+  if not new_lead and redis.call('HSETNX', K.lead_index(), m.phone, lead_id) == 1 then
+    redis.call('HSET', K.lead(lead_id), 'phone', m.phone)
+  end
+  put('lead_phone', m.phone)
 end
 
 -- Any word from the lead makes pending follow-ups stale (a new epoch), and cancels the armed one.
