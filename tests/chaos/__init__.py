@@ -11,8 +11,10 @@ counts what was stored through the operator API, cross-checked in Redis.
 The figures (``name: value`` lines, these first):
 
 - ``messages_sent``: distinct messages (N); ``stored_exactly_once``: of them, listed once by the
-  operator API after the DLQ retry; ``lost``: not listed once QStash's retries were exhausted,
-  before the DLQ retry; ``duplicated``: listed more than once (after the DLQ retry);
+  operator API after the DLQ retry; ``lost``: not listed at the end (= ``lost_after_dlq_retry``;
+  ``lost_before_dlq_retry`` counts those waiting in the DLQ before its retry — the run's doomed
+  messages fail every delivery on purpose, so there are always some); ``duplicated``: listed more
+  than once (after the DLQ retry);
   ``final_status_correct``: stored with the highest receipt sent for it (``received`` if none);
   ``dead_letters_before_retry``: QStash's DLQ once retries were exhausted; ``lost_after_dlq_retry``:
   not listed after the DLQ retry was driven to completion.
