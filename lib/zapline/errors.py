@@ -22,6 +22,7 @@ ZaplineError
                                 speaks in HTTP statuses, jobs answer 489 or 503)
     ├── BadRequest        400
     ├── Unauthorized      401
+    ├── Forbidden         403   the API key's role may not make this call (``required_role`` says which may)
     ├── NotFound          404
     ├── MethodNotAllowed  405
     ├── Conflict          409
@@ -37,6 +38,7 @@ __all__ = [
     "BadRequest",
     "ConfigError",
     "Conflict",
+    "Forbidden",
     "InvalidPayload",
     "LeadOptedOut",
     "MethodNotAllowed",
@@ -183,6 +185,18 @@ class BadRequest(ApiError):
 class Unauthorized(ApiError):
     status_code = 401
     error_type = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    error_type = "forbidden"
+
+    def __init__(self, message: str, *, required_role: str, **context: Any) -> None:
+        super().__init__(message, required_role=required_role, **context)
+        self.required_role = required_role
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "required_role": self.required_role}
 
 
 class NotFound(ApiError):

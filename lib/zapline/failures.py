@@ -29,8 +29,8 @@ from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.publications import job_failed, publish
 from zapline.registry.jobs import FAILURES_PATH
-from zapline.store.clock import now_ms
-from zapline.store.keys import DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
+from zapline.store.clock import now_ms, org_day
+from zapline.store.keys import DAILY_COUNTER_TTL, DEAD_LETTER_SEEN_TTL, DEAD_LETTERS_KEPT, OrgKeys
 from zapline.store.outbound import fail_send
 from zapline.store.registry import check_instance_key, parse_instance_key, redact_path
 from zapline.store.scripts import run_redis
@@ -107,9 +107,12 @@ async def record_dead_letter(org_id: str, entry: dict[str, Any], *, seen_id: str
     redis = redis_client()
     # QStash may deliver the same callback again (e.g. after a 503 below): record it once
     if await run_redis(redis.set(keys.dead_letter_seen(seen_id), "1", nx=True, ex=DEAD_LETTER_SEEN_TTL)):
+        daily = keys.daily(await org_day(org_id))
         pipe = redis.pipeline()
         pipe.lpush(keys.dead_letters, json.dumps(entry, ensure_ascii=False))
         pipe.ltrim(keys.dead_letters, 0, DEAD_LETTERS_KEPT - 1)
+        pipe.hincrby(daily, f"job_failures:{entry.get('job') or 'unknown'}", 1)  # for admin/metrics.py
+        pipe.expire(daily, DAILY_COUNTER_TTL, nx=True)
         await run_redis(pipe.exec())
     await publish(job_failed(org_id, entry, seen_id=seen_id))
 

@@ -5,7 +5,7 @@ which does no I/O):
 - ``/health/qstash``: QStash's API answers an authenticated ``GET /v2/keys``; our signing keys are set
   and include the key QStash signs with now; the backlog per send lane, from QStash's flow-control
   API (``waitListSize`` of each ``send:<lane>:<instance>`` key);
-- ``/health/queues`` (an organisation API key): per job kind, what QStash still holds (its event log,
+- ``/health/queues`` (an organisation owner key): per job kind, what QStash still holds (its event log,
   by the ``job-<kind>`` label every enqueue sets) and its dead letters (its DLQ, by the same label);
 - ``/health/centrifugo``: Centrifugo's ``info`` call.
 
@@ -168,10 +168,10 @@ async def _failed(label: str) -> tuple[int, bool]:
 
 
 async def queues_check(request: Request) -> dict[str, Any]:
+    from zapline.admin.auth import authenticate, require
     from zapline.jobs.kinds import JOBS
-    from zapline.store.registry import authenticate
 
-    await authenticate(request.headers.get("authorization"))
+    require(await authenticate(request.headers.get("authorization")), "owner")
     names = [kind.name for kind in JOBS]
 
     async def one(name: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class Org:
     conversation_cursor: str = ""
     message_cursor: str = ""
     dead_letter: str = ""
+    key_id: str = ""
 
 
 def call(org: Org, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -75,6 +76,7 @@ def orgs(stack: Stack) -> tuple[Org, Org]:
     recorded = deliver(stack.app.url, "/api/failures/qstash", json.dumps(callback).encode(), key=key)
     assert recorded.status_code == 200 and recorded.json()["outcome"] == "recorded", recorded.text
     b.dead_letter = "dlq_b_dead"
+    b.key_id = call(b, "GET", "/keys").json()["keys"][0]["id"]
     return a, b
 
 
@@ -97,6 +99,8 @@ CROSS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("GET", "/api/v1/leads/{lead_id}", "/leads/{conv}", {}),
     ("POST", "/api/v1/dead-letters/{dlq_id}/retry", "/dead-letters/{dlq}/retry", {}),
     ("DELETE", "/api/v1/dead-letters/{dlq_id}", "/dead-letters/{dlq}", {}),
+    ("POST", "/api/v1/keys/{key_id}/rotate", "/keys/{key}/rotate", {}),
+    ("DELETE", "/api/v1/keys/{key_id}", "/keys/{key}", {}),
 ]  # fmt: skip
 # Routes that take no id: A's key reads A's own (checked one by one below).
 OWN = {
@@ -108,13 +112,16 @@ OWN = {
     ("POST", "/api/v1/dead-letters/retry"),  # B's ids answer not_found one by one (below)
     ("POST", "/api/v1/dead-letters/clean"),  # cleans A's own only (below)
     ("POST", "/api/v1/realtime/token"),
+    ("GET", "/api/v1/keys"),  # A's keys only (tests/roles)
+    ("POST", "/api/v1/keys"),  # a key of A's
+    ("GET", "/api/v1/metrics"),  # labelled with A's org (tests/roles)
 }
 
 
 def fill(value: Any, b: Org, index: int) -> Any:
     if isinstance(value, str):
         return value.format(conv=b.conversations[index], lead=b.leads[index], msg=b.messages[index],
-                            mcur=b.message_cursor, dlq=b.dead_letter)  # fmt: skip
+                            mcur=b.message_cursor, dlq=b.dead_letter, key=b.key_id)  # fmt: skip
     if isinstance(value, dict):
         return {k: fill(v, b, index) for k, v in value.items()}
     return value

@@ -1,4 +1,8 @@
-"""Operator API, org-scoped by ``Authorization: Bearer <api key>``: another org's key sees nothing."""
+"""Operator API, org-scoped by ``Authorization: Bearer <api key>``: another org's key sees nothing.
+
+Every route names the role it needs (``admin/auth.py``): ``agent`` for reading, replying, closing
+and live updates; ``owner`` for the rest. An agent key on an owner route gets 403 ``forbidden``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline import automation, jsonsafe, realtime
-from zapline.admin import operations
+from zapline.admin import keys, metrics, operations
+from zapline.admin.auth import Principal, Role, authenticate, require
 from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
 from zapline.errors import (
@@ -26,23 +31,27 @@ from zapline.http import guarded, read_limited
 from zapline.logs import get_logger
 from zapline.store import queries
 from zapline.store.clock import org_day, org_timezone
-from zapline.store.registry import authenticate, key_prefix
 from zapline.uazapi.national import dial_code, international
 
 __all__ = ["routes"]
 
 log = get_logger("zapline.admin")
 
-Handler = Callable[[Request, str], Awaitable[BaseModel | dict[str, Any]]]
+Handler = Callable[[Request, str], Awaitable[BaseModel | dict[str, Any] | Response]]
 
 
-def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """An operator route: the organisation from its API key, errors through the one error path."""
+def endpoint(handler: Handler, *, role: Role) -> Callable[[Request], Awaitable[Response]]:
+    """An operator route: the organisation from its API key, which must have ``role`` (an owner key
+    may do everything); errors through the one error path. The key is ``request.state.principal``."""
 
     async def run(request: Request) -> Response:
         async def call() -> Response:
-            org_id = await authenticate(request.headers.get("authorization"))
-            result = await handler(request, org_id)
+            principal = await authenticate(request.headers.get("authorization"))
+            require(principal, role)
+            request.state.principal = principal
+            result = await handler(request, principal.org_id)
+            if isinstance(result, Response):
+                return result
             return JSONResponse(result.model_dump(mode="json") if isinstance(result, BaseModel) else result)
 
         return await guarded(call, audience="operator", log_fields={"path": request.url.path})
@@ -165,12 +174,15 @@ async def opt_out_lead(request: Request, org_id: str) -> BaseModel:
 
 
 async def followups(request: Request, org_id: str) -> dict[str, Any]:
-    """``GET``: the organisation's follow-up steps; ``PUT {"steps": [{"after_seconds", "text"}]}``."""
-    if request.method == "PUT":
-        body = await _body(request, FollowupSteps)
-        steps = [step.model_dump() for step in body.steps]
-        return {"steps": await automation.set_followup_steps(org_id, steps)}
+    """The organisation's follow-up steps."""
     return {"steps": await automation.followup_steps(org_id)}
+
+
+async def set_followups(request: Request, org_id: str) -> dict[str, Any]:
+    """``PUT {"steps": [{"after_seconds", "text"}]}``."""
+    body = await _body(request, FollowupSteps)
+    steps = [step.model_dump() for step in body.steps]
+    return {"steps": await automation.set_followup_steps(org_id, steps)}
 
 
 async def daily(request: Request, org_id: str) -> dict[str, Any]:
@@ -216,9 +228,14 @@ async def realtime_subscription(request: Request, org_id: str) -> dict[str, Any]
     return {"token": realtime.subscription_token(f"operator:{org_id}", channel), "channel": channel}
 
 
+def _principal(request: Request) -> Principal:
+    principal: Principal = request.state.principal
+    return principal
+
+
 def _actor(request: Request, org_id: str) -> operations.Actor:
     """Who acts, for the operations log: the organisation and its API key's prefix."""
-    return operations.Actor(org_id, key_prefix(request.headers.get("authorization", "").partition(" ")[2].strip()))
+    return operations.Actor(org_id, _principal(request).key_prefix)
 
 
 async def retry_dead_letter(request: Request, org_id: str) -> dict[str, Any]:
@@ -239,22 +256,62 @@ async def clean_dead_letters(request: Request, org_id: str) -> dict[str, Any]:
     return await operations.clean(_actor(request, org_id), await _body(request, operations.CleanRequest))
 
 
-routes = [
-    Route("/api/v1/conversations", endpoint(list_conversations), methods=["GET"]),
-    Route("/api/v1/conversations/{conversation_id}", endpoint(get_conversation), methods=["GET"]),
-    Route("/api/v1/conversations/{conversation_id}/messages", endpoint(list_messages), methods=["GET"]),
-    Route("/api/v1/conversations/{conversation_id}/messages", endpoint(send_message), methods=["POST"]),
-    Route("/api/v1/conversations/{conversation_id}/close", endpoint(close_conversation), methods=["POST"]),
-    Route("/api/v1/leads", endpoint(find_lead), methods=["GET"]),
-    Route("/api/v1/leads/{lead_id}/opt-out", endpoint(opt_out_lead), methods=["POST"]),
-    Route("/api/v1/followups", endpoint(followups), methods=["GET", "PUT"]),
-    Route("/api/v1/stats/daily", endpoint(daily), methods=["GET"]),
-    Route("/api/v1/dead-letters", endpoint(dead_letters), methods=["GET"]),
-    Route("/api/v1/leads/{lead_id}", endpoint(get_lead), methods=["GET"]),
-    Route("/api/v1/realtime/token", endpoint(realtime_token), methods=["POST"]),
-    Route("/api/v1/realtime/subscription", endpoint(realtime_subscription), methods=["POST"]),
-    Route("/api/v1/dead-letters/retry", endpoint(retry_dead_letters), methods=["POST"]),
-    Route("/api/v1/dead-letters/clean", endpoint(clean_dead_letters), methods=["POST"]),
-    Route("/api/v1/dead-letters/{dlq_id}/retry", endpoint(retry_dead_letter), methods=["POST"]),
-    Route("/api/v1/dead-letters/{dlq_id}", endpoint(delete_dead_letter), methods=["DELETE"]),
+async def list_keys(request: Request, org_id: str) -> dict[str, Any]:
+    """Every key of the organisation, by prefix: never a secret or a digest."""
+    return {"keys": [record.public() for record in await keys.listing(org_id)]}
+
+
+async def create_key(request: Request, org_id: str) -> dict[str, Any]:
+    """``{"role": "owner" | "agent", "name"?}``: the key itself is in this answer only."""
+    body = await _body(request, keys.CreateKey)
+    record, api_key = await keys.create(org_id, role=body.role, name=body.name, by=_principal(request).key_prefix)
+    return {"key": record.public(), "api_key": api_key}
+
+
+async def rotate_key(request: Request, org_id: str) -> dict[str, Any]:
+    """A new secret (in this answer only); the old one stops at once."""
+    by = _principal(request).key_prefix
+    record, api_key = await keys.rotate(org_id, request.path_params["key_id"], by=by)
+    return {"key": record.public(), "api_key": api_key}
+
+
+async def revoke_key(request: Request, org_id: str) -> dict[str, Any]:
+    """Revoke a key; the last owner key cannot be (409)."""
+    return {
+        "key": (await keys.revoke(org_id, request.path_params["key_id"], by=_principal(request).key_prefix)).public()
+    }
+
+
+async def metrics_text(request: Request, org_id: str) -> Response:
+    """The organisation's counters in Prometheus' text format."""
+    return Response(await metrics.exposition(org_id), media_type=metrics.CONTENT_TYPE)
+
+
+# (path, handler, method, role): an agent reads, replies, closes and follows live; the rest is an owner's.
+ROUTES: list[tuple[str, Handler, str, Role]] = [
+    ("/api/v1/conversations", list_conversations, "GET", "agent"),
+    ("/api/v1/conversations/{conversation_id}", get_conversation, "GET", "agent"),
+    ("/api/v1/conversations/{conversation_id}/messages", list_messages, "GET", "agent"),
+    ("/api/v1/conversations/{conversation_id}/messages", send_message, "POST", "agent"),
+    ("/api/v1/conversations/{conversation_id}/close", close_conversation, "POST", "agent"),
+    ("/api/v1/leads", find_lead, "GET", "agent"),
+    ("/api/v1/leads/{lead_id}/opt-out", opt_out_lead, "POST", "owner"),
+    ("/api/v1/followups", followups, "GET", "agent"),
+    ("/api/v1/followups", set_followups, "PUT", "owner"),
+    ("/api/v1/stats/daily", daily, "GET", "agent"),
+    ("/api/v1/dead-letters", dead_letters, "GET", "agent"),
+    ("/api/v1/leads/{lead_id}", get_lead, "GET", "agent"),
+    ("/api/v1/realtime/token", realtime_token, "POST", "agent"),
+    ("/api/v1/realtime/subscription", realtime_subscription, "POST", "agent"),
+    ("/api/v1/dead-letters/retry", retry_dead_letters, "POST", "owner"),
+    ("/api/v1/dead-letters/clean", clean_dead_letters, "POST", "owner"),
+    ("/api/v1/dead-letters/{dlq_id}/retry", retry_dead_letter, "POST", "owner"),
+    ("/api/v1/dead-letters/{dlq_id}", delete_dead_letter, "DELETE", "owner"),
+    ("/api/v1/keys", list_keys, "GET", "owner"),
+    ("/api/v1/keys", create_key, "POST", "owner"),
+    ("/api/v1/keys/{key_id}/rotate", rotate_key, "POST", "owner"),
+    ("/api/v1/keys/{key_id}", revoke_key, "DELETE", "owner"),
+    ("/api/v1/metrics", metrics_text, "GET", "owner"),
 ]
+
+routes = [Route(path, endpoint(handler, role=role), methods=[method]) for path, handler, method, role in ROUTES]

@@ -120,9 +120,10 @@ def _run_async(coro: Any) -> Any:
         raise SystemExit(f"zapline: {exc.message}") from None
 
 
-def _print(result: dict[str, Any], as_json: bool) -> None:
+def _print(result: dict[str, Any], as_json: bool, whole: dict[str, Any] | None = None) -> None:
+    """``result`` as lines of ``name  value``, or (``--json``) ``whole`` (default: ``result``) as one object."""
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(whole if whole is not None else result))
     else:
         width = max(len(k) for k in result)
         for key, value in result.items():
@@ -134,6 +135,21 @@ def _orgs_add(args: argparse.Namespace) -> int:
 
     _load_env_file(args.env_file)
     _print(_run_async(add_org(args.name, args.timezone)), args.json)
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from zapline.admin.keys import command
+
+    _load_env_file(args.env_file)
+    result = _run_async(command(args.action, args.org, key_id=getattr(args, "key_id", None),
+                                role=getattr(args, "role", "agent"), name=getattr(args, "name", "")))  # fmt: skip
+    if args.json or args.action != "list":
+        _print({k: json.dumps(v) if isinstance(v, dict) else v for k, v in result.items()}, args.json, result)
+    else:
+        for key in result["keys"]:
+            state = "revoked" if key["revoked"] else "active"
+            print(f"{key['id']}  {key['role']:<5}  {state:<7}  {key['prefix']}  {key['name']}")
     return 0
 
 
@@ -196,6 +212,19 @@ def main(argv: list[str] | None = None) -> int:
     org_add.add_argument("name")
     org_add.add_argument("--timezone", default="America/Sao_Paulo", help="IANA zone (default: %(default)s)")
     org_add.set_defaults(run=_orgs_add)
+
+    keys = commands.add_parser("keys", help="an organisation's API keys").add_subparsers(dest="action", required=True)
+    keys_list = keys.add_parser("list", parents=[common], help="every key by prefix, with its role (never a secret)")
+    keys_create = keys.add_parser("create", parents=[common], help="a new key, shown once")
+    keys_create.add_argument("--role", choices=("owner", "agent"), default="agent", help="(default: %(default)s)")
+    keys_create.add_argument("--name", default="", help="what the key is for (default: its role)")
+    keys_rotate = keys.add_parser("rotate", parents=[common], help="a new secret, shown once; the old one stops")
+    keys_revoke = keys.add_parser("revoke", parents=[common], help="the key stops (not the last owner key)")
+    for action in (keys_rotate, keys_revoke):
+        action.add_argument("key_id", help="the key's id (key_...), as `zapline keys list` shows it")
+    for action in (keys_list, keys_create, keys_rotate, keys_revoke):
+        action.add_argument("--org", required=True, help="organisation id (org_...)")
+        action.set_defaults(run=_keys)
 
     instances = commands.add_parser("instances", help="UAZAPI instances").add_subparsers(dest="action", required=True)
     inst_add = instances.add_parser("add", parents=[common], help="register a UAZAPI instance")

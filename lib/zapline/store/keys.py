@@ -10,6 +10,8 @@ Retention is explicit:
 - ``early:*`` (receipts, edits, reactions that arrived before their message): 7 days, then the message
   is unlikely to come.
 - ``day:*`` (daily counters): 400 days, enough for year-on-year reports.
+- ``metrics:totals`` (the daily counters summed up to a day, for ``GET /api/v1/metrics``): lives with
+  the organisation; days folded into it are never read again, so their expiry loses nothing.
 - ``dead`` (dead letters seen by the failures function): the newest ``DEAD_LETTERS_KEPT``;
   ``dead-seen:*`` (which callbacks were recorded): 30 days, longer than QStash keeps a dead letter.
 - everything else lives until the retention job or an operator removes it.
@@ -17,7 +19,7 @@ Retention is explicit:
 
 from __future__ import annotations
 
-__all__ = ["OrgKeys", "all_orgs", "lua_key_functions", "sweep_marks", "timer_member"]
+__all__ = ["OrgKeys", "all_orgs", "api_key_field", "lua_key_functions", "sweep_marks", "timer_member"]
 
 EARLY_EVENTS_TTL = 7 * 24 * 3600
 DEAD_LETTERS_KEPT = 1000
@@ -43,6 +45,7 @@ TEMPLATES = {
     "wa_message": "wa:{}:{}",
     "early_events": "early:{}:{}",
     "daily": "day:{}",
+    "metrics_totals": "metrics:totals",
     "dead_letters": "dead",
     "dead_letter_seen": "dead-seen:{}",
     "unknown_events": "events:unknown",
@@ -58,6 +61,7 @@ FIELDS = {
     "instance_chat": "chat:{}",  # instance hash: <chat jid> → <conversation>|<lead>|<early events until, ms>
     "timer_followup": "fu|{}|{}",  # timers: <conversation>|<epoch>
     "timer_nps": "nps|{}",  # timers: <conversation>
+    "api_key": "apikey:{}",  # org hash: <key id> → the API key's record as JSON (admin/auth.py)
 }
 
 
@@ -100,6 +104,11 @@ def timer_member(kind: str, conversation_id: str, epoch: int | None = None) -> s
     return FIELDS["timer_nps"].format(conversation_id)
 
 
+def api_key_field(key_id: str) -> str:
+    """The org hash field holding one API key's record: ``apikey:<key id>``."""
+    return FIELDS["api_key"].format(key_id)
+
+
 class OrgKeys:
     """Key names inside one organisation's slot."""
 
@@ -111,7 +120,11 @@ class OrgKeys:
 
     @property
     def org(self) -> str:
-        """Hash: id, name, timezone, api_key_hash, created_at. ``KEYS[1]`` of every script."""
+        """Hash: id, name, timezone, created_at, followups, and ``apikey:<key id>`` → each API key's
+        record as JSON (role, name, prefix, SHA-256 digest, created/rotated/revoked; admin/auth.py):
+        in this hash so that authenticating is one ``HMGET`` whatever the key's age. ``api_key_hash``:
+        the one key of an organisation created before roles, an owner key until its record replaces
+        it. ``KEYS[1]`` of every script."""
         return self.prefix + TEMPLATES["org"]
 
     @property
@@ -173,6 +186,12 @@ class OrgKeys:
     def daily(self, day: str) -> str:
         """Hash: counters for one local day (inbound, outbound, new_leads, …), TTL ``DAILY_COUNTER_TTL``."""
         return self.prefix + TEMPLATES["daily"].format(day)
+
+    @property
+    def metrics_totals(self) -> str:
+        """Hash: the daily counters summed over every day up to and including ``through`` (a local
+        day, two days ago at most: later days may still be counted), for ``GET /api/v1/metrics``."""
+        return self.prefix + TEMPLATES["metrics_totals"]
 
     @property
     def dead_letters(self) -> str:

@@ -1,6 +1,7 @@
 """Organisations, their API keys and their UAZAPI instances.
 
-An API key is ``zk_<org_id>_<secret>`` and an instance key (the secret path segment of the webhook
+An API key is ``zk_<org_id>_<key_id>_<secret>`` (before roles: ``zk_<org_id>_<secret>``; records and
+roles: ``admin/auth.py``) and an instance key (the secret path segment of the webhook
 URL) is ``<org_id>.<instance_id>.<secret>``: both name their organisation, so authenticating costs
 one read in that organisation's slot. Only SHA-256 digests of the secrets are stored, and logs and
 answers show a key's prefix (:func:`key_prefix`), never its secret. The UAZAPI token of an instance
@@ -18,14 +19,15 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zapline.clients import redis_client
-from zapline.errors import BadRequest, Conflict, NotFound, Unauthorized, UnknownInstance
+from zapline.errors import BadRequest, Conflict, NotFound, UnknownInstance
 from zapline.store.clock import now_ms
-from zapline.store.keys import OrgKeys, all_orgs
+from zapline.store.keys import OrgKeys, all_orgs, api_key_field
 from zapline.store.scripts import run_redis
 
 __all__ = [
+    "API_KEY",
+    "LEGACY_API_KEY",
     "InstanceRef",
-    "authenticate",
     "check_instance",
     "check_instance_key",
     "create_instance",
@@ -37,7 +39,8 @@ __all__ = [
     "rotate_instance_key",
 ]
 
-_API_KEY = re.compile(r"^zk_(org_[0-9a-z]{10})_([A-Za-z0-9_-]{20,})$")
+API_KEY = re.compile(r"^zk_(org_[0-9a-z]{10})_(key_[0-9a-f]{10})_([A-Za-z0-9_-]{20,})$")
+LEGACY_API_KEY = re.compile(r"^zk_(org_[0-9a-z]{10})_([A-Za-z0-9_-]{20,})$")  # made before roles
 _INSTANCE_KEY = re.compile(r"^(org_[0-9a-z]{10})\.(inst_[0-9a-z]{10})\.([A-Za-z0-9_-]{20,})$")
 
 
@@ -47,7 +50,7 @@ _KEY_IN_PATH = re.compile(r"(org_[0-9a-z]{10}\.inst_[0-9a-z]{10}\.)([A-Za-z0-9_-
 
 def key_prefix(key: str) -> str:
     """What may be shown of an instance or API key: its ids and the first characters of its secret."""
-    match = _INSTANCE_KEY.match(key) or _API_KEY.match(key)
+    match = _INSTANCE_KEY.match(key) or API_KEY.match(key) or LEGACY_API_KEY.match(key)
     if not match:
         return key[:14] + "…"
     secret = match.groups()[-1]
@@ -97,13 +100,15 @@ def _check_timezone(name: str) -> str:
 
 
 async def create_org(name: str, timezone: str = "America/Sao_Paulo") -> tuple[dict[str, str], str]:
-    """Create an organisation; return its record and its API key (shown once, stored hashed)."""
+    """Create an organisation; return its record and its first owner key (shown once, stored hashed)."""
+    from zapline.admin.auth import new_key  # keys and roles live there; it reads this module's formats
+
     org_id = new_id("org")
-    api_key = f"zk_{org_id}_{secrets.token_urlsafe(24)}"
+    key, api_key = new_key(org_id, "owner", "first owner key")
     record = {"id": org_id, "name": name, "timezone": _check_timezone(timezone), "created_at": str(now_ms())}
     redis = redis_client()
     pipe = redis.pipeline()
-    pipe.hset(OrgKeys(org_id).org, values={**record, "api_key_hash": digest(api_key)})
+    pipe.hset(OrgKeys(org_id).org, values={**record, api_key_field(key.id): key.to_json()})
     pipe.sadd(all_orgs(), org_id)
     await run_redis(pipe.exec())
     return record, api_key
@@ -113,21 +118,9 @@ async def get_org(org_id: str) -> dict[str, str]:
     record: dict[str, str] = await run_redis(redis_client().hgetall(OrgKeys(org_id).org))
     if not record:
         raise NotFound(f"no organisation {org_id}")
-    record.pop("api_key_hash", None)
-    return record
-
-
-async def authenticate(authorization: str | None) -> str:
-    """The organisation an ``Authorization: Bearer <api key>`` header belongs to."""
-    scheme, _, key = (authorization or "").partition(" ")
-    match = _API_KEY.match(key.strip()) if scheme.lower() == "bearer" else None
-    if not match:
-        raise Unauthorized("send Authorization: Bearer <organisation API key>")
-    org_id = match.group(1)
-    stored = await run_redis(redis_client().hget(OrgKeys(org_id).org, "api_key_hash"))
-    if not stored or not hmac.compare_digest(stored, digest(key.strip())):
-        raise Unauthorized("API key not recognised")
-    return org_id
+    return {
+        field: value for field, value in record.items() if field != "api_key_hash" and not field.startswith("apikey:")
+    }
 
 
 async def create_instance(

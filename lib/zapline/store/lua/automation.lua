@@ -55,8 +55,10 @@ if op == 'followup_fire' then
   -- fire only if nothing happened since the chain started: same epoch (no reply, no new message
   -- from us, not closed) and the lead still accepts automated messages
   if epoch ~= a.epoch or conv.status ~= 'open' or opted_out(conv.lead_id) then
+    count('followups_stale')
     return cjson.encode({outcome = 'stale', conversation = conv})
   end
+  count('followups_fired')
   redis.call('HDEL', conv_key, 'followup_qstash_id')
   local lead = conv.lead_id ~= '' and redis.call('HGET', K.lead(conv.lead_id), 'name') or nil
   return cjson.encode({outcome = 'fire', conversation = conv, lead_name = lead})

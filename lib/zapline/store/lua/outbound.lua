@@ -37,6 +37,7 @@ if op == 'create' then
   redis.call('HSET', conv_key, unpack(fields))
   redis.call('ZADD', K.inbox(), 'GT', a.now, a.conversation_id)
   count('outbound')
+  count('sends:' .. (m.lane or 'realtime') .. ':queued')  -- sends by lane and outcome: admin/metrics.py
   return cjson.encode(reply)
 end
 
@@ -54,6 +55,7 @@ if op == 'claim' then
   local function finish(status, error)
     rec.status, rec.error = status, error
     save(rec)
+    count('sends:' .. (rec.lane or 'realtime') .. ':' .. (error == 'opted_out' and 'opted_out' or status))
     return cjson.encode({outcome = status, message = rec})
   end
   if opted_out(rec.lead_id) then return finish('failed', 'opted_out') end
@@ -79,6 +81,7 @@ if op == 'release' then
   if rec.status == 'sending' then
     rec.status, rec.lease_until = 'pending', nil
     save(rec)
+    count('sends:' .. (rec.lane or 'realtime') .. ':deferred')
   end
   return cjson.encode({outcome = 'released', message = rec})
 end
@@ -88,6 +91,7 @@ if op == 'failed' then
   if (RANK[rec.status] or 0) < RANK.sent and rec.status ~= 'failed' then
     rec.status, rec.error = 'failed', a.error
     save(rec)
+    count('sends:' .. (rec.lane or 'realtime') .. ':failed')
   end
   return cjson.encode({outcome = 'failed', message = rec})
 end
