@@ -45,6 +45,8 @@ def conversation(tenant_a: Tenant) -> dict[str, Any]:
         ({"media_url": "https://10.0.0.7/x.jpg"}, 400, "media_url"),
         ({"media_url": "http://169.254.169.254/latest/meta-data"}, 400, "media_url"),
         ({"media_url": "http://localhost/x.jpg"}, 400, "media_url"),
+        ({"media_url": "http://2130706433/x.jpg"}, 400, "media_url"),  # 127.0.0.1, written as a number
+        ({"media_url": "http://0x7f.1/x.jpg"}, 400, "media_url"),
         ({"media_url": "https://cdn.example.com/x.jpg", "media_type": "hologram"}, 400, "media_type"),
         ({"text": "x" * 4097}, 413, "text"),
         ({"media_url": "https://cdn.example.com/x.jpg", "caption": "x" * 1025}, 413, "caption"),

@@ -8,6 +8,7 @@ at loopback, private or link-local addresses (``ZAPLINE_ALLOW_PRIVATE_MEDIA_URLS
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -45,7 +46,10 @@ def _public_http_url(value: str) -> str:
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
-        return value  # a name: UAZAPI resolves it
+        try:  # the legacy spellings an HTTP client still resolves: 2130706433, 127.1, 0x7f.1
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return value  # a name: UAZAPI resolves it
     if not address.is_global or address.is_multicast:
         raise ValueError(f"address {host} is not public (loopback, private, link-local or reserved)")
     return value
