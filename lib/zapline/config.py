@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from zapline.errors import ConfigError
 
@@ -127,6 +127,13 @@ class Settings(BaseModel):
         False,
         alias="ZAPLINE_ALLOW_PRIVATE_MEDIA_URLS",
         description="true or false: accept media URLs on loopback, private or link-local addresses (sandbox only)",
+    )
+    admin_token: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
+        None,
+        alias="ZAPLINE_ADMIN_TOKEN",
+        min_length=32,
+        description="platform admin token for deployment-wide operator calls (schedules); at least 32 characters; "
+        "unset: those calls are refused",
     )
     log_format: str = Field(
         "auto",

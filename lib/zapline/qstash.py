@@ -29,11 +29,16 @@ __all__ = [
     "dlq_get",
     "dlq_list",
     "dlq_retry",
+    "flow_control_keys",
     "lane_flow_control",
     "list_schedules",
+    "pause_flow_control",
+    "pause_schedule",
     "publish",
     "publish_batch",
     "publish_json",
+    "resume_flow_control",
+    "resume_schedule",
     "upsert_schedule",
 ]
 
@@ -280,3 +285,45 @@ async def _call(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
     except ValueError:
         parsed = {}
     return parsed if isinstance(parsed, dict) else {"items": parsed}
+
+
+# --- pausing and resuming (send lanes: flow-control keys; the deployment's schedules) -------------
+
+
+async def _action(url: str, method: str = "POST") -> bool:
+    """One pause/resume call; False when QStash has no such key or schedule (404)."""
+    try:
+        await _call(method, url, headers=_auth())
+    except QueueRejected as exc:
+        if exc.context.get("status") == 404:
+            return False
+        raise
+    return True
+
+
+async def pause_flow_control(key: str) -> bool:
+    """Hold every message of a flow-control key in QStash's waitlist (new ones join it) until resumed.
+    False when QStash does not know the key yet: no message has used it."""
+    return await _action(f"{get_settings().qstash_url}/v2/flowControl/{quote(key, safe='')}/pause")
+
+
+async def resume_flow_control(key: str) -> bool:
+    """Deliver a paused key's waitlist again; False when QStash does not know the key."""
+    return await _action(f"{get_settings().qstash_url}/v2/flowControl/{quote(key, safe='')}/resume")
+
+
+async def flow_control_keys(search: str) -> list[dict[str, Any]]:
+    """Every flow-control key whose name contains ``search``, with ``waitListSize`` and ``isPaused``."""
+    reply = await _call("GET", f"{get_settings().qstash_url}/v2/flowControl", headers=_auth(),
+                        params={"search": search})  # fmt: skip
+    items: list[dict[str, Any]] = [k for k in reply.get("items", []) if isinstance(k, dict)]
+    return items
+
+
+async def pause_schedule(schedule_id: str) -> bool:
+    """A paused schedule ignores its cron until resumed; False when QStash has no such schedule."""
+    return await _action(f"{get_settings().qstash_url}/v2/schedules/{quote(schedule_id, safe='')}/pause", "PATCH")
+
+
+async def resume_schedule(schedule_id: str) -> bool:
+    return await _action(f"{get_settings().qstash_url}/v2/schedules/{quote(schedule_id, safe='')}/resume", "PATCH")

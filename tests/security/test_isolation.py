@@ -115,6 +115,22 @@ OWN = {
     ("GET", "/api/v1/keys"),  # A's keys only (tests/roles)
     ("POST", "/api/v1/keys"),  # a key of A's
     ("GET", "/api/v1/metrics"),  # labelled with A's org (tests/roles)
+    # the organisation's own lanes and stats: no id of another organisation can be named
+    ("GET", "/api/v1/lanes"),
+    ("POST", "/api/v1/lanes/pause"),
+    ("POST", "/api/v1/lanes/resume"),
+    ("POST", "/api/v1/lanes/{lane}/pause"),
+    ("POST", "/api/v1/lanes/{lane}/resume"),
+    ("GET", "/api/v1/stats"),
+}
+# No organisation key at all: the public schema, and the deployment's schedules (the admin token).
+PUBLIC = {("GET", "/api/v1/openapi.json")}
+ADMIN = {
+    ("GET", "/api/v1/admin/schedules"),
+    ("POST", "/api/v1/admin/schedules/sync"),
+    ("POST", "/api/v1/admin/schedules/{name}/pause"),
+    ("POST", "/api/v1/admin/schedules/{name}/resume"),
+    ("POST", "/api/v1/admin/schedules/{name}/run"),
 }
 
 
@@ -129,7 +145,7 @@ def fill(value: Any, b: Org, index: int) -> Any:
 
 def test_every_operator_route_is_covered() -> None:
     declared = {(m, r.path) for r in operator_routes if isinstance(r, Route) for m in (r.methods or set()) - {"HEAD"}}
-    covered = {(m, p) for m, p, _, _ in CROSS} | OWN
+    covered = {(m, p) for m, p, _, _ in CROSS} | OWN | PUBLIC | ADMIN
     assert declared == covered
 
 
@@ -232,3 +248,10 @@ def test_bulk_retry_and_clean_never_reach_another_organisations_dead_letters(
     assert cleaned.status_code == 200, cleaned.text
     assert b.dead_letter not in json.dumps(cleaned.json())
     assert any(d["dlq_id"] == b.dead_letter for d in call(b, "GET", "/dead-letters").json()["items"])
+
+
+def test_an_organisation_key_never_reaches_the_deployments_schedules(orgs: tuple[Org, Org]) -> None:
+    a, _ = orgs
+    for method, path in sorted(ADMIN):
+        answer = call(a, method, path.removeprefix("/api/v1").replace("{name}", "sweeper"))
+        assert answer.status_code == 403, (path, answer.text)

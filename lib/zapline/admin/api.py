@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline import automation, jsonsafe, realtime
-from zapline.admin import keys, metrics, operations
+from zapline.admin import keys, lanes, metrics, operations, platform, stats
 from zapline.admin.auth import Principal, Role, authenticate, require
 from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
@@ -287,6 +287,28 @@ async def metrics_text(request: Request, org_id: str) -> Response:
     return Response(await metrics.exposition(org_id), media_type=metrics.CONTENT_TYPE)
 
 
+async def lane_states(request: Request, org_id: str) -> dict[str, Any]:
+    """Each send lane: running, paused or partly paused (per instance), who paused it, its backlog."""
+    return await lanes.listing(org_id)
+
+
+async def pause_lane(request: Request, org_id: str) -> dict[str, Any]:
+    """Hold one lane (``/lanes/{lane}/pause``) or all (``/lanes/pause``) for every instance; idempotent."""
+    return await lanes.pause(_actor(request, org_id), request.path_params.get("lane"))
+
+
+async def resume_lane(request: Request, org_id: str) -> dict[str, Any]:
+    """Send again what a paused lane held, once; idempotent."""
+    return await lanes.resume(_actor(request, org_id), request.path_params.get("lane"))
+
+
+async def stats_range(request: Request, org_id: str) -> dict[str, Any]:
+    """``?from=YYYY-MM-DD&to=YYYY-MM-DD`` (at most 92 local days; ``to`` defaults to ``from``)."""
+    start = stats.parse_day(request.query_params.get("from"), "from")
+    end = stats.parse_day(request.query_params.get("to") or start.isoformat(), "to")
+    return await stats.stats(org_id, start, end)
+
+
 # (path, handler, method, role): an agent reads, replies, closes and follows live; the rest is an owner's.
 ROUTES: list[tuple[str, Handler, str, Role]] = [
     ("/api/v1/conversations", list_conversations, "GET", "agent"),
@@ -312,6 +334,23 @@ ROUTES: list[tuple[str, Handler, str, Role]] = [
     ("/api/v1/keys/{key_id}/rotate", rotate_key, "POST", "owner"),
     ("/api/v1/keys/{key_id}", revoke_key, "DELETE", "owner"),
     ("/api/v1/metrics", metrics_text, "GET", "owner"),
+    ("/api/v1/lanes", lane_states, "GET", "owner"),
+    ("/api/v1/lanes/pause", pause_lane, "POST", "owner"),
+    ("/api/v1/lanes/resume", resume_lane, "POST", "owner"),
+    ("/api/v1/lanes/{lane}/pause", pause_lane, "POST", "owner"),
+    ("/api/v1/lanes/{lane}/resume", resume_lane, "POST", "owner"),
+    ("/api/v1/stats", stats_range, "GET", "owner"),
 ]
 
 routes = [Route(path, endpoint(handler, role=role), methods=[method]) for path, handler, method, role in ROUTES]
+
+
+async def openapi_json(request: Request) -> Response:
+    """The OpenAPI 3.1 document of every route above; no key needed: it holds no organisation's data."""
+    from zapline.admin.openapi import document  # built on first request: no part of a cold start
+
+    return JSONResponse(document(tuple(ROUTES)))
+
+
+routes.append(Route("/api/v1/openapi.json", openapi_json, methods=["GET"]))
+routes += platform.routes  # deployment-wide: the platform admin token, never an organisation key

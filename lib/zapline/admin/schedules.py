@@ -5,21 +5,43 @@ updates (cron, destination, body or headers differ) and deletes ``zapline-*`` sc
 no longer declared. Schedules whose id lacks the prefix belong to someone else and are never
 touched. Running it twice changes nothing the second time. The admin API's "setup recurring"
 calls the same function.
+
+Schedules serve the whole deployment, so pausing, resuming, running or syncing one acts for every
+organisation: the operator API takes these calls only with the platform admin token
+(``ZAPLINE_ADMIN_TOKEN``), never with an organisation's key. A schedule is named as declared; a
+per-organisation one is its QStash schedule, the shared tick (pausing it holds every such schedule).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from zapline import qstash
+from zapline.errors import NotFound
+from zapline.logs import get_logger
 from zapline.registry.jobs import FAILURES_PATH
 from zapline.registry.schedules import PREFIX, SCHEDULES, TICK, Schedule
 
-__all__ = ["Wanted", "command", "format_list", "format_sync", "list_schedules", "sync", "wanted"]
+__all__ = [
+    "Progress",
+    "Wanted",
+    "command",
+    "format_list",
+    "format_sync",
+    "list_schedules",
+    "pause",
+    "resume",
+    "run_now",
+    "sync",
+    "wanted",
+]
+
+log = get_logger("zapline.admin.schedules")
+Progress = Callable[[int, int], None]  # (done, total): the CLI's progress bar
 
 DEFAULT_RETRIES = 3  # QStash's, when a schedule names none; always sent, so the comparison is exact
 
@@ -83,14 +105,20 @@ async def _ours() -> dict[str, dict[str, Any]]:
     }
 
 
-async def sync(schedules: Iterable[Schedule] = SCHEDULES, *, dry_run: bool = False) -> dict[str, Any]:
+async def sync(
+    schedules: Iterable[Schedule] = SCHEDULES, *, dry_run: bool = False, progress: Progress | None = None
+) -> dict[str, Any]:
     """Create, update and delete ``zapline-*`` QStash schedules until they equal the declared set."""
     present = await _ours()
     created: list[str] = []
     updated: list[dict[str, Any]] = []
     unchanged: list[str] = []
     declared = wanted(schedules)
-    for want in declared:
+    stale = sorted(set(present) - {w.schedule_id for w in declared})
+    total = len(declared) + len(stale)
+    for done, want in enumerate(declared):
+        if progress:
+            progress(done, total)
         found = present.get(want.schedule_id)
         changed = want.differences(found) if found else []
         if found and not changed:
@@ -102,10 +130,13 @@ async def sync(schedules: Iterable[Schedule] = SCHEDULES, *, dry_run: bool = Fal
             updated.append({"name": want.name, "changed": changed})
         else:
             created.append(want.name)
-    stale = sorted(set(present) - {w.schedule_id for w in declared})
-    for schedule_id in stale:
+    for done, schedule_id in enumerate(stale, start=len(declared)):
+        if progress:
+            progress(done, total)
         if not dry_run:
             await qstash.delete_schedule(schedule_id)
+    if progress:
+        progress(total, total)
     return {
         "dry_run": dry_run,
         "changes": len(created) + len(updated) + len(stale),
@@ -137,6 +168,46 @@ async def list_schedules(schedules: Iterable[Schedule] = SCHEDULES) -> dict[str,
     return {"schedules": rows, "undeclared": sorted(i.removeprefix(PREFIX) for i in set(present) - declared)}
 
 
+def _resolve(name: str, schedules: Iterable[Schedule] = SCHEDULES) -> Wanted:
+    """The QStash schedule behind a declared schedule's name (a per-organisation one: the tick)."""
+    listed = list(schedules)
+    declared = {s.name: s for s in listed}
+    by_name = {w.name: w for w in wanted(listed)}
+    schedule = declared.get(name)
+    target = TICK.name if schedule is not None and schedule.per_org else name
+    if target not in by_name:
+        raise NotFound(f"no schedule {name[:64]}: declared are {', '.join(sorted(declared)) or 'none'}")
+    return by_name[target]
+
+
+async def _set_paused(name: str, *, paused: bool, by: str) -> dict[str, Any]:
+    want = _resolve(name)
+    action = qstash.pause_schedule if paused else qstash.resume_schedule
+    if not await action(want.schedule_id):
+        raise NotFound(f"schedule {name} is declared but not in QStash: run the sync first")
+    log.info("schedule paused" if paused else "schedule resumed", schedule=want.schedule_id, by=by)
+    return {"name": name, "qstash_schedule": want.schedule_id, "paused": paused}
+
+
+async def pause(name: str, *, by: str) -> dict[str, Any]:
+    """QStash ignores the schedule's cron until it is resumed (idempotent)."""
+    return await _set_paused(name, paused=True, by=by)
+
+
+async def resume(name: str, *, by: str) -> dict[str, Any]:
+    return await _set_paused(name, paused=False, by=by)
+
+
+async def run_now(name: str, *, by: str) -> dict[str, Any]:
+    """Publish the schedule's delivery once, now: the same route, body, retries and labels as a
+    firing (a per-organisation schedule runs the tick, which plans the coming hour: its
+    deduplication ids keep a later tick from publishing the same jobs again)."""
+    want = _resolve(name)
+    message_id = await qstash.publish(want.path, want.body, **want.options())
+    log.info("schedule run now", schedule=want.schedule_id, by=by, qstash_message_id=message_id)
+    return {"name": name, "qstash_schedule": want.schedule_id, "qstash_message_id": message_id}
+
+
 def format_sync(result: dict[str, Any]) -> str:
     """``sync``'s answer for a person: one line per change, then a total."""
     verb = "would " if result["dry_run"] else ""
@@ -161,10 +232,12 @@ def format_list(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def command(action: str, *, dry_run: bool = False, as_json: bool = False) -> str:
+async def command(
+    action: str, *, dry_run: bool = False, as_json: bool = False, progress: Progress | None = None
+) -> str:
     """What ``zapline schedules <action>`` prints: one JSON object, or text for a person."""
     if action == "sync":
-        result = await sync(dry_run=dry_run)
+        result = await sync(dry_run=dry_run, progress=progress)
         return json.dumps(result) if as_json else format_sync(result)
     listed = await list_schedules()
     return json.dumps(listed) if as_json else format_list(listed)

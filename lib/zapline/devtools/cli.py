@@ -248,9 +248,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def _schedules(args: argparse.Namespace) -> int:
         from zapline.admin.schedules import command
+        from zapline.devtools.operate import progress_bar
 
         _load_env_file(args.env_file)
-        print(_run_async(command(args.action, dry_run=getattr(args, "dry_run", False), as_json=args.json)))
+        bar = progress_bar("sync", enabled=args.action == "sync" and not args.json and sys.stdout.isatty())
+        dry_run = getattr(args, "dry_run", False)
+        print(_run_async(command(args.action, dry_run=dry_run, as_json=args.json, progress=bar)))
         return 0
 
     schedules = commands.add_parser("schedules", help="QStash schedules").add_subparsers(dest="action", required=True)
@@ -263,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         "list", parents=[common], help="each declared schedule, its QStash state, next run"
     )
     sched_list.set_defaults(run=_schedules)
+
+    from zapline.devtools.operate import add_commands  # status, dlq, lanes
+
+    add_commands(commands, common, _run_async, _load_env_file)
 
     args = parser.parse_args(argv)
     try:

@@ -5,12 +5,19 @@ waits for the lease (503 + Retry-After). If a previous attempt was cut off after
 is asked whether it already has a message with our ``track_id`` before sending again.
 Rejections (an invalid number, a refused payload) fail the message and go to the dead letters
 with UAZAPI's reason; 429 and 5xx answer 503 with UAZAPI's ``Retry-After``.
+
+A paused lane (``admin/lanes.py``) is held by QStash itself (its flow-control key is paused: the
+message waits in QStash's waitlist, costing nothing). A message that reaches the job anyway — its
+key did not exist in QStash when the lane was paused — pauses the key and answers 503, so its retry
+waits in that waitlist: one retry spent, never sent while paused, never lost.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from zapline import qstash
+from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import LeadOptedOut, TransientError, UazapiRejected, UazapiUnavailable
 from zapline.http import Delivery
@@ -18,7 +25,9 @@ from zapline.jobs.kinds import SendJob
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.store.ingest import record_sent
-from zapline.store.outbound import Busy, Done, Stopped, claim_send, fail_send, release_send
+from zapline.store.keys import OrgKeys, lane_paused_field
+from zapline.store.outbound import Busy, Done, Paused, Stopped, claim_send, fail_send, release_send
+from zapline.store.scripts import run_redis
 from zapline.uazapi import client
 from zapline.uazapi.client import Instance, SentMessage
 
@@ -56,6 +65,20 @@ async def _show(org_id: str, message: dict[str, Any]) -> None:
         log.warning("status not shown live", org=org_id, message_id=message["id"], error=exc.message)
 
 
+PAUSED_RETRY_AFTER = 60  # seconds; the retry waits in the paused key's waitlist, so this is a floor
+
+
+async def _hold(org_id: str, message: dict[str, Any]) -> None:
+    """Pause the lane's flow-control key in QStash; undo it if the lane was resumed meanwhile
+    (a resume clears the flag before it resumes the keys, so one of the two always resumes last)."""
+    lane, instance_id = message.get("lane") or "realtime", message["instance_id"]
+    key = qstash.lane_flow_control(lane, instance_id).key
+    await qstash.pause_flow_control(key)
+    flag = await run_redis(redis_client().hget(OrgKeys(org_id).instance(instance_id), lane_paused_field(lane)))
+    if not flag:
+        await qstash.resume_flow_control(key)
+
+
 async def send(job: SendJob, delivery: Delivery) -> dict[str, Any]:
     # the claim keeps other attempts off the message for longer than one UAZAPI call can take
     lease_ms = int(get_settings().http_timeout * 1000) * 2 + 5000
@@ -65,6 +88,11 @@ async def send(job: SendJob, delivery: Delivery) -> dict[str, Any]:
         raise TransientError(
             "the message is being sent by another attempt", retry_after=claim.retry_after_ms // 1000 + 1
         )
+    if isinstance(claim, Paused):  # held by its lane: QStash keeps it until the lane is resumed
+        await _hold(job.org_id, message)
+        log.info("lane paused: send held", org=job.org_id, message_id=message["id"], lane=message.get("lane"),
+                 qstash_message_id=delivery.message_id)  # fmt: skip
+        raise TransientError(f"the {message.get('lane') or 'realtime'} lane is paused", retry_after=PAUSED_RETRY_AFTER)
     if isinstance(claim, Done):
         if message["status"] == "failed" and message.get("error") != "opted_out":
             raise UazapiRejected(message.get("error") or "the send was rejected")  # to the dead letters

@@ -19,7 +19,15 @@ Retention is explicit:
 
 from __future__ import annotations
 
-__all__ = ["OrgKeys", "all_orgs", "api_key_field", "lua_key_functions", "sweep_marks", "timer_member"]
+__all__ = [
+    "OrgKeys",
+    "all_orgs",
+    "api_key_field",
+    "lane_paused_field",
+    "lua_key_functions",
+    "sweep_marks",
+    "timer_member",
+]
 
 EARLY_EVENTS_TTL = 7 * 24 * 3600
 DEAD_LETTERS_KEPT = 1000
@@ -62,6 +70,9 @@ FIELDS = {
     "timer_followup": "fu|{}|{}",  # timers: <conversation>|<epoch>
     "timer_nps": "nps|{}",  # timers: <conversation>
     "api_key": "apikey:{}",  # org hash: <key id> → the API key's record as JSON (admin/auth.py)
+    # instance hash: <lane> → "<key prefix>|<ms>" while an owner holds that send lane (admin/lanes.py).
+    # In the instance hash because the send job's claim reads that hash anyway: a check costs no command.
+    "lane_paused": "paused:{}",
 }
 
 
@@ -102,6 +113,11 @@ def timer_member(kind: str, conversation_id: str, epoch: int | None = None) -> s
     if kind == "fu":
         return FIELDS["timer_followup"].format(conversation_id, epoch)
     return FIELDS["timer_nps"].format(conversation_id)
+
+
+def lane_paused_field(lane: str) -> str:
+    """The instance hash field present while the instance's ``lane`` is paused: ``paused:<lane>``."""
+    return FIELDS["lane_paused"].format(lane)
 
 
 def api_key_field(key_id: str) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "Done",
     "Fire",
     "OptedOut",
+    "Paused",
     "Stale",
     "Stopped",
     "SurveyClaim",
@@ -102,6 +103,14 @@ class Done:
 
 
 @dataclass(frozen=True)
+class Paused:
+    """The message's send lane is paused for its instance (``by``: "<key prefix>|<ms>"): not sent, still pending."""
+
+    message: Record
+    by: str
+
+
+@dataclass(frozen=True)
 class Stopped:
     """Not to be sent: the lead opted out (``failed``), or a follow-up was overtaken (``cancelled``)."""
 
@@ -119,7 +128,7 @@ async def create_outbound(
                    int(epoch) if epoch is not None else None, result.get("cancel") or None)  # fmt: skip
 
 
-async def claim_send(org_id: str, message_id: str, *, lease_ms: int) -> Claimed | Busy | Done | Stopped:
+async def claim_send(org_id: str, message_id: str, *, lease_ms: int) -> Claimed | Busy | Done | Paused | Stopped:
     result = await _run("outbound", org_id, "claim", message_id=message_id, lease_ms=lease_ms)
     outcome, message = result["outcome"], result["message"]
     if outcome == "claimed":
@@ -128,6 +137,8 @@ async def claim_send(org_id: str, message_id: str, *, lease_ms: int) -> Claimed 
         return Busy(message, int(result["retry_after_ms"]))
     if outcome == "done":
         return Done(message)
+    if outcome == "paused":
+        return Paused(message, str(result.get("paused") or ""))
     return Stopped(message, outcome)
 
 

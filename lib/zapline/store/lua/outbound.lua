@@ -66,12 +66,17 @@ if op == 'claim' then
       return finish('cancelled', 'the conversation moved on before the follow-up was sent')
     end
   end
+  -- the lane's pause flag comes with the credentials: holding a paused lane costs no extra command
+  local inst = redis.call('HMGET', K.instance(rec.instance_id), 'token', 'base_url',
+                          F.lane_paused(rec.lane or 'realtime'))
+  if inst[3] then
+    return cjson.encode({outcome = 'paused', message = rec, paused = inst[3]})
+  end
   local was_sending = rec.status == 'sending'
   rec.status = 'sending'
   rec.attempts = (rec.attempts or 0) + 1
   rec.lease_until = a.now + a.lease_ms
   save(rec)
-  local inst = redis.call('HMGET', K.instance(rec.instance_id), 'token', 'base_url')
   return cjson.encode({outcome = 'claimed', message = rec, was_sending = was_sending, token = inst[1],
                        base_url = inst[2]})
 end

@@ -1,0 +1,206 @@
+"""What the operator API answers, where a handler answers a dict rather than a stored record.
+
+The handlers build these answers themselves; these models describe them for the OpenAPI document
+(``admin/openapi.py``), and ``tests/openapi`` checks every live answer against them, so a model that
+drifts from its handler fails CI. Stored records (``Conversation``, ``Lead``, ``Message``, ``Page``)
+are in ``store/records.py``; request bodies in ``admin/requests.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zapline.admin.auth import Role
+from zapline.store.records import Conversation, Message
+
+__all__ = [
+    "ApiKeyInfo",
+    "BulkRetry",
+    "CleanedDeadLetters",
+    "ClosedConversation",
+    "DailyStats",
+    "DeadLetterInfo",
+    "DeadLetterList",
+    "DeletedDeadLetter",
+    "Error",
+    "ForbiddenError",
+    "IssuedKey",
+    "KeyList",
+    "LaneChanges",
+    "LaneStates",
+    "RealtimeToken",
+    "RetriedDeadLetter",
+    "RetryFailed",
+    "RevokedKey",
+    "SentMessage",
+    "StatsRange",
+    "SubscriptionToken",
+]
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Error(_Answer):
+    """Every error the API answers: the status says what happened, ``error`` says what to change."""
+
+    status: Literal["error"]
+    error_type: str = Field(description="e.g. bad_request, unauthorized, not_found, conflict, payload_too_large")
+    error: str = Field(description="what was wrong, naming the field")
+
+
+class ForbiddenError(Error):
+    required_role: Role = Field(description="the role this call needs")
+
+
+class SentMessage(_Answer):
+    message: Message = Field(description="the stored message, pending until UAZAPI accepts it")
+
+
+class ClosedConversation(_Answer):
+    conversation: Conversation
+
+
+class DailyStats(_Answer):
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the organisation's local day")
+    counters: dict[str, int] = Field(description="inbound, outbound, new_leads, new_conversations, nps_*, opt_outs")
+    nps: float | None = Field(description="promoters minus detractors, in % of responses; None without any")
+
+
+class DeadLetterInfo(_Answer):
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    id: str = Field(description="QStash's DLQ id, or local-… for a webhook the relay refused")
+    job: str = Field(description="inbound, send, followup, nps, … or unknown")
+    retryable: bool = Field(description="False when QStash holds no copy (local-…)")
+    reason: str | None = None
+    http_status: int | None = None
+    path: str | None = Field(None, description="keys as prefixes")
+    size: int | None = None
+    summary: str | None = Field(None, description="an excerpt of the body, without credentials")
+    at: int | None = Field(None, description="when it was recorded, epoch ms")
+
+
+class DeadLetterList(_Answer):
+    items: list[DeadLetterInfo] = Field(description="newest first")
+
+
+class RealtimeToken(_Answer):
+    token: str = Field(description="a Centrifugo connection token (HS256 JWT)")
+    url: str = Field(description="Centrifugo's WebSocket URL")
+    channels: list[str]
+
+
+class SubscriptionToken(_Answer):
+    token: str
+    channel: str
+
+
+class RetriedDeadLetter(_Answer):
+    id: str
+    outcome: Literal["retried"]
+    job: str
+    qstash_message_id: str
+
+
+class RetryFailed(_Answer):
+    id: str
+    outcome: Literal["error"]
+    error_type: str
+    error: str
+
+
+class BulkRetry(_Answer):
+    retried: int
+    failed: int
+    results: list[Annotated[RetriedDeadLetter | RetryFailed, Field(discriminator="outcome")]]
+
+
+class DeletedDeadLetter(_Answer):
+    id: str
+    outcome: Literal["deleted"]
+    job: str
+    qstash: Literal["deleted", "absent"] = Field(description="whether QStash still held it")
+
+
+class CleanedDeadLetters(_Answer):
+    deleted: int
+    qstash_deleted: int
+    ids: list[str]
+
+
+class ApiKeyInfo(_Answer):
+    """A key as listings show it: never its secret or its digest."""
+
+    id: str = Field(pattern=r"^key_[0-9a-f]{10}$")
+    role: Role
+    name: str
+    prefix: str
+    created_at: int
+    rotated_at: int | None = None
+    revoked: bool = False
+    revoked_at: int | None = None
+
+
+class KeyList(_Answer):
+    keys: list[ApiKeyInfo]
+
+
+class IssuedKey(_Answer):
+    key: ApiKeyInfo
+    api_key: str = Field(description="zk_<org_id>_<key_id>_<secret>: shown in this answer only")
+
+
+class RevokedKey(_Answer):
+    key: ApiKeyInfo
+
+
+class LaneInstance(_Answer):
+    instance_id: str
+    name: str
+    paused: bool
+    paused_by: str | None = Field(description="the prefix of the key that paused it")
+    paused_at: int | None = Field(description="epoch ms")
+    qstash_paused: bool = Field(description="whether QStash holds the lane's flow-control key paused")
+    waiting: int = Field(description="messages in QStash's waitlist")
+
+
+class LaneState(_Answer):
+    lane: str
+    state: Literal["running", "paused", "partly paused"]
+    paused: bool
+    backlog: int
+    instances: list[LaneInstance]
+
+
+class LaneStates(_Answer):
+    lanes: list[LaneState]
+
+
+class LaneInstanceChange(_Answer):
+    instance_id: str
+    name: str
+    changed: bool
+    qstash: Literal["paused", "resumed", "no messages yet"]
+
+
+class LaneChange(_Answer):
+    lane: str
+    paused: bool
+    changed: bool = Field(description="False when it already was so (idempotent)")
+    instances: list[LaneInstanceChange]
+
+
+class LaneChanges(_Answer):
+    lanes: list[LaneChange]
+
+
+class StatsRange(_Answer):
+    start: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    end: str = Field(alias="to", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    days: list[DailyStats]
+    totals: dict[str, int]
+    nps: float | None
