@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline import automation, jsonsafe, realtime
-from zapline.admin import keys, lanes, metrics, operations, platform, stats
+from zapline.admin import dashboard, keys, lanes, metrics, operations, platform, stats
 from zapline.admin.auth import Principal, Role, authenticate, require
 from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
@@ -41,12 +41,17 @@ Handler = Callable[[Request, str], Awaitable[BaseModel | dict[str, Any] | Respon
 
 
 def endpoint(handler: Handler, *, role: Role) -> Callable[[Request], Awaitable[Response]]:
-    """An operator route: the organisation from its API key, which must have ``role`` (an owner key
-    may do everything); errors through the one error path. The key is ``request.state.principal``."""
+    """An operator route: the organisation from its API key (or the dashboard's session cookie), which
+    must have ``role`` (an owner key may do everything); errors through the one error path. The key is
+    ``request.state.principal``."""
 
     async def run(request: Request) -> Response:
         async def call() -> Response:
-            principal = await authenticate(request.headers.get("authorization"))
+            authorization = request.headers.get("authorization")
+            if authorization is None and dashboard.SESSION_COOKIE in request.cookies:
+                principal = await dashboard.session_principal(request)  # the dashboard: cookie + X-CSRF-Token
+            else:
+                principal = await authenticate(authorization)
             require(principal, role)
             request.state.principal = principal
             result = await handler(request, principal.org_id)

@@ -1,0 +1,217 @@
+// Zapline dashboard: vanilla JS, no build. Everything shown goes through textContent (never innerHTML).
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  let S = null; // the session: {org_id, role, key_prefix, csrf_token, expires_at}
+  let current = null; // the open conversation's id
+  let ws = null, wsTries = 0, cmdId = 0, convTimer = 0, liveTimer = 0;
+
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k === "data") Object.assign(e.dataset, v);
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else e.setAttribute(k, v);
+    }
+    for (const kid of kids) if (kid !== null && kid !== undefined && kid !== "") e.append(kid);
+    return e;
+  }
+  const owner = () => S && S.role === "owner";
+  const when = (ms) => (ms ? new Date(ms).toLocaleString() : "");
+  const notice = (text) => { $("notice").textContent = text || ""; };
+  const find = (list, id) => [...$(list).children].find((li) => li.dataset.id === id);
+
+  async function api(method, path, body, headers) {
+    const h = Object.assign({ Accept: "application/json" }, headers || {});
+    if (method !== "GET") h["X-CSRF-Token"] = S ? S.csrf_token : "";
+    if (body !== undefined) h["Content-Type"] = "application/json";
+    const r = await fetch(path, { method, headers: h, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body) });
+    const data = await r.json().catch(() => ({}));
+    if (r.status === 401) { showLogin(data.error || "Session ended: log in again."); throw new Error("unauthorized"); }
+    if (!r.ok) throw new Error(data.error || r.statusText);
+    return data;
+  }
+  const act = (fn) => async (ev) => {
+    if (ev && ev.preventDefault) ev.preventDefault();
+    try { notice(""); await fn(ev); } catch (e) { if (e.message !== "unauthorized") notice(e.message); }
+  };
+
+  // --- login ----------------------------------------------------------------------------------
+  function showLogin(message) {
+    S = null; current = null;
+    if (ws) ws.close();
+    $("app").hidden = true; $("login").hidden = false;
+    $("login-error").textContent = message || "";
+  }
+  $("login").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const key = $("key").value.trim();
+    $("key").value = ""; // the key is not kept in the page
+    const r = await fetch("/admin/login", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify({ api_key: key }) });
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) { $("login-error").textContent = data.error || "login failed"; return; }
+    start(data);
+  });
+  $("logout").addEventListener("click", act(async () => {
+    await api("POST", "/admin/logout");
+    showLogin("Logged out.");
+  }));
+
+  function start(session) {
+    S = session;
+    $("login").hidden = true; $("app").hidden = false;
+    $("who").textContent = `${S.org_id} · ${S.role} · ${S.key_prefix}`;
+    $("ops").replaceChildren(el("h2", {}, "Dead letters"), el("ul", { id: "dead-letters" }));
+    if (owner()) $("ops").prepend(el("h2", {}, "Lanes"), el("ul", { id: "lanes" }));
+    loadConversations(); loadDeadLetters(); if (owner()) loadLanes();
+    connectLive();
+  }
+
+  // --- inbox and messages ---------------------------------------------------------------------
+  const loadConversations = act(async () => {
+    const page = await api("GET", "/api/v1/conversations?limit=100");
+    $("conversations").replaceChildren(...page.items.map((c) => el("li",
+      { data: { id: c.id, status: c.status }, class: c.id === current ? "current" : "" },
+      el("button", { type: "button", onclick: () => openConversation(c.id) },
+        el("strong", {}, c.title || c.chat_jid),
+        el("span", { class: "preview" }, c.preview || ""),
+        el("span", { class: "meta" }, `${c.status} · ${when(c.last_message_at)}`),
+        c.unread ? el("span", { class: "unread" }, String(c.unread)) : null))));
+    if (!page.items.length) $("conversations").append(el("li", { class: "meta" }, "No conversations yet."));
+  });
+  function refreshConversations() { clearTimeout(convTimer); convTimer = setTimeout(loadConversations, 150); }
+
+  function messageItem(m) {
+    const media = m.media || null;
+    const parts = [];
+    if (media) {
+      const url = typeof media.url === "string" && /^https?:\/\//.test(media.url) ? media.url : null;
+      parts.push(el("span", { class: "media" }, `[${m.kind}${media.file_name ? ": " + media.file_name : ""}] `,
+        url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open") : null));
+      const transcript = media.transcript || media.transcription || m.transcript;
+      if (transcript) parts.push(el("div", { class: "media transcript" }, `Transcript: ${transcript}`));
+    }
+    const text = m.deleted ? "(deleted)" : m.text || (media ? "" : `[${m.kind}]`);
+    const who = m.direction === "in" ? m.sender_name || "" : "";
+    return el("li", { class: "msg", data: { id: m.id, status: m.status, direction: m.direction } },
+      who ? el("span", { class: "meta" }, who + " ") : null, el("span", { class: "text" }, text), ...parts,
+      m.reactions ? el("span", { class: "meta" }, " " + Object.values(m.reactions).join(" ")) : null,
+      el("span", { class: "status" }, `${m.status}${m.edited_at ? " · edited" : ""}${m.error ? " · " + m.error : ""}`));
+  }
+  function upsertMessage(m) {
+    if (!m || m.conversation_id !== current) return;
+    const old = find("messages", m.id), item = messageItem(m);
+    if (old) old.replaceWith(item); else $("messages").append(item);
+    item.scrollIntoView({ block: "nearest" });
+  }
+  function setStatus(id, status) {
+    const li = find("messages", id);
+    if (!li) return;
+    li.dataset.status = status;
+    li.querySelector(".status").textContent = status;
+  }
+  const openConversation = act(async (id) => {
+    current = id;
+    for (const li of $("conversations").children) li.classList.toggle("current", li.dataset.id === id);
+    const [conv, page] = await Promise.all([api("GET", `/api/v1/conversations/${id}`),
+      api("GET", `/api/v1/conversations/${id}/messages?limit=200`)]);
+    if (current !== id) return;
+    $("conv-title").textContent = `${conv.title || conv.chat_jid} (${conv.status})`;
+    $("messages").replaceChildren(...page.items.map(messageItem));
+    $("reply").hidden = false; $("close").hidden = conv.status !== "open";
+    const last = $("messages").lastElementChild;
+    if (last) last.scrollIntoView({ block: "nearest" });
+  });
+  function newKey() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  }
+  $("reply").addEventListener("submit", act(async () => {
+    const text = $("reply-text").value.trim();
+    if (!text || !current) return;
+    const answer = await api("POST", `/api/v1/conversations/${current}/messages`, { text },
+      { "Idempotency-Key": newKey() });
+    $("reply-text").value = "";
+    upsertMessage(answer.message);
+    refreshConversations();
+    if (owner()) loadLanes(); // its backlog
+  }));
+  $("close").addEventListener("click", act(async () => {
+    const answer = await api("POST", `/api/v1/conversations/${current}/close`);
+    $("close").hidden = true;
+    $("conv-title").textContent = `${answer.conversation.title || answer.conversation.chat_jid} (${answer.conversation.status})`;
+    refreshConversations();
+  }));
+
+  // --- operations: dead letters (everyone reads; owners retry and delete), lanes (owners) --------
+  const loadDeadLetters = act(async () => {
+    const answer = await api("GET", "/api/v1/dead-letters?limit=50");
+    const list = $("dead-letters");
+    list.replaceChildren(...answer.items.map((d) => el("li", { data: { id: d.id } },
+      el("span", {}, `${d.job}: ${d.reason}${d.http_status ? " (" + d.http_status + ")" : ""}`),
+      owner() && d.retryable ? el("button", { type: "button", class: "retry",
+        onclick: act(async () => { await api("POST", `/api/v1/dead-letters/${encodeURIComponent(d.id)}/retry`); loadDeadLetters(); }) }, "Retry") : null,
+      owner() ? el("button", { type: "button", class: "delete",
+        onclick: act(async () => { await api("DELETE", `/api/v1/dead-letters/${encodeURIComponent(d.id)}`); loadDeadLetters(); }) }, "Delete") : null)));
+    if (!answer.items.length) list.append(el("li", { class: "meta" }, "None."));
+  });
+  const loadLanes = act(async () => {
+    const answer = await api("GET", "/api/v1/lanes");
+    $("lanes").replaceChildren(...answer.lanes.map((l) => {
+      const verb = l.state === "running" ? "pause" : "resume";
+      return el("li", { data: { id: l.lane, state: l.state } },
+        el("span", {}, `${l.lane}: ${l.state} · backlog ${l.backlog ?? "?"}`),
+        el("button", { type: "button", class: verb, onclick: act(async () => {
+          await api("POST", `/api/v1/lanes/${encodeURIComponent(l.lane)}/${verb}`); loadLanes();
+        }) }, verb === "pause" ? "Pause" : "Resume"));
+    }));
+  });
+
+  // --- live updates: Centrifugo's WebSocket JSON protocol ------------------------------------------
+  function setLive(state) { $("live").dataset.state = state; $("live").textContent = state; }
+  function onEvent(d) {
+    if (!d || !d.type) return;
+    if (d.type === "message.created" || d.type === "message.updated") { upsertMessage(d.message); refreshConversations(); }
+    else if (d.type === "message.status") {
+      for (const m of d.messages || []) if (m.conversation_id === current) setStatus(m.id || m.message_id, d.status);
+    } else if (d.type === "conversation.updated") {
+      refreshConversations();
+      if (d.conversation && d.conversation.id === current) openConversation(current);
+    } else if (d.type === "job.failed") loadDeadLetters();
+    else if (d.type === "instance.status") notice(`instance ${d.instance_id}: ${d.status}${d.reason ? " (" + d.reason + ")" : ""}`);
+  }
+  function retryLive() {
+    clearTimeout(liveTimer);
+    if (S) liveTimer = setTimeout(connectLive, Math.min(30000, 500 * 2 ** wsTries++));
+  }
+  async function connectLive() {
+    if (ws || !S) return;
+    let t;
+    try { t = await api("POST", "/api/v1/realtime/token"); } catch (e) { retryLive(); return; }
+    if (!t.url) { setLive("no live updates"); return; }
+    const sock = (ws = new WebSocket(t.url));
+    sock.onopen = () => sock.send(JSON.stringify({ id: ++cmdId, connect: { token: t.token, name: "zapline-dashboard" } }));
+    sock.onmessage = (ev) => {
+      for (const line of String(ev.data).split("\n")) {
+        if (!line.trim()) continue;
+        let m;
+        try { m = JSON.parse(line); } catch (e) { continue; }
+        if (!Object.keys(m).length) { sock.send("{}"); continue; } // ping → pong
+        if (m.error) { sock.close(); continue; }
+        if (m.connect) {
+          wsTries = 0; setLive("live");
+          if (m.connect.expires && m.connect.ttl) setTimeout(() => sock.close(), Math.max(5, m.connect.ttl - 30) * 1000);
+          loadConversations(); if (current) openConversation(current); // catch up on what happened offline
+        } else if (m.push && m.push.pub) onEvent(m.push.pub.data);
+      }
+    };
+    sock.onclose = () => { if (ws === sock) ws = null; setLive("offline"); retryLive(); };
+  }
+
+  fetch("/admin/session", { credentials: "same-origin" })
+    .then((r) => (r.ok ? r.json().then(start) : showLogin("")))
+    .catch(() => showLogin(""));
+})();
