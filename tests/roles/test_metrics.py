@@ -62,7 +62,7 @@ def test_every_family_is_typed_named_and_labelled_by_organisation(loop: Loop) ->
     expected = {"zapline_inbound_messages_total": "counter", "zapline_outbound_messages_total": "counter",
                 "zapline_sends_total": "counter", "zapline_job_failures_total": "counter",
                 "zapline_dead_letters": "gauge", "zapline_schedule_runs_total": "counter",
-                "zapline_ai_tokens_total": "counter"}  # fmt: skip
+                "zapline_ai_tokens_total": "counter", "zapline_duplicate_deliveries_total": "counter"}  # fmt: skip
     assert {name: f.type for name, f in families.items()} == expected
     org = loop.tenant.org_id
     for family in families.values():
@@ -125,3 +125,30 @@ def test_past_days_are_summed_once(loop: Loop, sandbox: dict[str, str]) -> None:
     assert date.fromisoformat(str(totals["through"])) == today - timedelta(days=2) and totals["inbound"] == "8"
     db.hincrby(day(1), "inbound", 1)  # yesterday can still move
     assert value(scrape(loop, tenant.api_key), "zapline_inbound_messages_total", org=tenant.org_id) == 10
+
+
+def test_duplicates_and_successful_sends_are_counted(loop: Loop) -> None:
+    import httpx
+
+    from zapline.sandbox.uazapi.payloads import Uazapi, body
+
+    org = loop.tenant.org_id
+    number = loop.new_number()
+    loop.customer_says(number, "oi")
+    conversation = loop.conversation_of(number)
+    before = scrape(loop)
+    webhook = body(Uazapi(token=loop.tenant.token).text("de novo", contact=number, message_id="WA-DUP-METRIC"))
+    for _ in range(3):  # the same webhook three times: stored once, two duplicates
+        answer = httpx.post(loop.tenant.webhook_url, content=webhook, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200, answer.text
+    loop.reply(conversation["id"], "tudo certo")
+
+    def counted() -> dict[str, Family] | None:
+        now = scrape(loop)
+        sent = value(now, "zapline_sends_total", org=org, lane="realtime", outcome="sent")
+        duplicates = value(now, "zapline_duplicate_deliveries_total", org=org)
+        was_sent = value(before, "zapline_sends_total", org=org, lane="realtime", outcome="sent")
+        was_duplicates = value(before, "zapline_duplicate_deliveries_total", org=org)
+        return now if sent == was_sent + 1 and duplicates == was_duplicates + 2 else None
+
+    wait_until(counted, timeout=30, what="two duplicates and one successful send counted (its echo is no duplicate)")

@@ -8,9 +8,9 @@ change any more (a script counts into the local day it runs in), so they are sum
 ``metrics:totals`` and never read again; a scrape reads that hash, yesterday's, today's and the
 dead letters — four commands in one round trip (the day after a scrape, one more per new day).
 
-Not here: duplicates (the ingest script stores nothing for one and counting it would cost the inbound
-path a command), sends that succeeded (counted where UAZAPI's acceptance is recorded, in the ingest
-script's ``sent``), and AI tokens (0: Zapline makes no AI calls yet).
+Duplicates are counted by the ingest script on its duplicate branch only (a new message pays
+nothing for it), sends that succeeded where UAZAPI's acceptance is recorded (the script's ``sent``);
+AI tokens are 0 (Zapline makes no AI calls yet).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from zapline.store.scripts import run_redis
 __all__ = ["CONTENT_TYPE", "exposition", "totals"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-SEND_OUTCOMES = ("queued", "deferred", "failed", "opted_out", "cancelled")  # outbound.lua's sends:<lane>:<outcome>
+# outbound.lua's sends:<lane>:<outcome>, and ingest.lua's sends:<lane>:sent (UAZAPI took it)
+SEND_OUTCOMES = ("queued", "sent", "deferred", "failed", "opted_out", "cancelled")
 SCHEDULE_RUNS = {("followup", "fired"): "followups_fired", ("followup", "stale"): "followups_stale",
                  ("nps", "sent"): "nps_sent", ("nps", "expired"): "nps_expired"}  # fmt: skip
 RETAINED_DAYS = DAILY_COUNTER_TTL // 86_400
@@ -111,11 +112,14 @@ async def exposition(org_id: str) -> str:
     lines = [
         *_family("zapline_inbound_messages_total", "counter", "Messages customers sent, each stored once.",
                  [(org, counted["inbound"])]),
+        *_family("zapline_duplicate_deliveries_total", "counter",
+                 "Webhooks that repeated a message already stored (UAZAPI resending, QStash retrying): stored nothing.",
+                 [(org, counted["duplicates"])]),
         *_family("zapline_outbound_messages_total", "counter",
                  "Messages to customers stored: sent through the API (queued) or from the phone.",
                  [(org, counted["outbound"])]),
         *_family("zapline_sends_total", "counter",
-                 "Outbound messages by send lane and outcome: queued, deferred (UAZAPI 429/5xx, sent later), "
+                 "Outbound messages by send lane and outcome: queued, sent (UAZAPI took it), deferred (429/5xx), "
                  "failed, opted_out, cancelled (a follow-up overtaken).",
                  [({**org, "lane": lane, "outcome": outcome}, counted[f"sends:{lane}:{outcome}"])
                   for lane in LANES for outcome in SEND_OUTCOMES]),

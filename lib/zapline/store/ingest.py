@@ -135,7 +135,7 @@ async def ingest_self_chat(ref: InstanceRef, token: str) -> IngestResult:
 async def record_sent(org_id: str, message_id: str, wa_id: str | None, timestamp: int | None) -> dict[str, Any]:
     """UAZAPI accepted our send: the message gets WhatsApp's id and time (``sent`` in ingest.lua)."""
     payload = {"message_id": message_id, "wa_id": wa_id, "timestamp": timestamp, "now": now_ms(),
-               "early_ttl": EARLY_EVENTS_TTL}  # fmt: skip
+               "early_ttl": EARLY_EVENTS_TTL, "day": await org_day(org_id), "day_ttl": DAILY_COUNTER_TTL}  # fmt: skip
     raw = await Script.load("ingest").run([OrgKeys(org_id).org], ["sent", script_json(_drop_none(payload))])
     result: dict[str, Any] = json.loads(raw)
     return result

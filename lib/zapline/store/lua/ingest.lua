@@ -175,7 +175,10 @@ if op == 'sent' then
   local rec = load(a.message_id)
   if not rec then return cjson.encode({error = 'no_message'}) end
   a.instance_id = rec.instance_id
-  if (RANK[rec.status] or 0) < RANK.sent then rec.status = 'sent' end
+  if (RANK[rec.status] or 0) < RANK.sent then
+    rec.status = 'sent'
+    count('sends:' .. (rec.lane or 'realtime') .. ':sent')  -- UAZAPI took it: the send's outcome, once
+  end
   rec.sent_at, rec.error = a.now, nil
   if a.wa_id then
     local other = redis.call('GET', wa_key(a.wa_id))
@@ -228,6 +231,7 @@ local rec_id = inbound_id(m.wa_id)
 local chat_conv, chat_lead, early_until = chat_get()
 local first = load(rec_id)
 if first then
+  count('duplicates')  -- only a duplicate pays for this command, never a new message
   return reply({outcome = 'duplicate', original = 'created', message = first,
                 conversation = conv_summary(first.conversation_id)})
 end
@@ -239,6 +243,8 @@ if existing then
   local rec = load(existing)
   -- what the first delivery published: the message itself, or a change to another one
   local original = rec and rec.wa_id == m.wa_id and rec.track_id ~= rec.id and 'created' or 'updated'
+  local echo = rec and rec.wa_id == m.wa_id and rec.track_id == rec.id  -- our own send coming back
+  if not echo then count('duplicates') end
   return reply({outcome = 'duplicate', original = original, message = rec,
                 conversation = rec and conv_summary(rec.conversation_id)})
 end
@@ -249,7 +255,10 @@ if m.from_me and m.track_id then
   if own and own.instance_id == a.instance_id then
     redis.call('SET', alias, own.id)
     own.wa_id = m.wa_id
-    if (RANK[own.status] or 0) < RANK.sent then own.status = 'sent' end
+    if (RANK[own.status] or 0) < RANK.sent then
+      own.status = 'sent'
+      count('sends:' .. (own.lane or 'realtime') .. ':sent')  -- its echo came before the send job's record
+    end
     own.timestamp = m.timestamp  -- WhatsApp's time, not the time it was queued
     redis.call('ZADD', K.conversation_messages(own.conversation_id), m.timestamp, own.id)
     apply_early(own, m.wa_id)
