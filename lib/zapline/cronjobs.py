@@ -24,7 +24,7 @@ from zapline.http import Delivery, signed
 from zapline.logs import get_logger
 from zapline.registry.jobs import enqueue_many
 from zapline.registry.schedules import SCHEDULES, TICK, Planned, Schedule, plan_tick, tick_hour
-from zapline.store.keys import OrgKeys, all_orgs
+from zapline.store.keys import FIELDS, OrgKeys, all_orgs
 from zapline.store.scripts import run_redis
 
 __all__ = ["cron_routes", "org_timezones", "routes", "run_tick"]
@@ -56,6 +56,19 @@ async def org_timezones() -> dict[str, str]:
     return known
 
 
+async def paused_schedules(org_ids: list[str], names: list[str]) -> dict[str, set[str]]:
+    """Which per-organisation schedules each organisation paused (one pipelined request)."""
+    if not org_ids or not names:
+        return {}
+    pipe = redis_client().pipeline()
+    for org_id in org_ids:
+        pipe.hmget(OrgKeys(org_id).org, *[FIELDS["schedule_paused"].format(n) for n in names])
+    flags = await run_redis(pipe.exec())
+    return {
+        org: {n for n, flag in zip(names, row, strict=True) if flag} for org, row in zip(org_ids, flags, strict=True)
+    }
+
+
 async def run_tick(schedules: Iterable[Schedule], now: datetime) -> dict[str, Any]:
     """Plan the hour of the tick nearest ``now`` and publish its jobs (one batch per firing instant)."""
     per_org = {s.name: s for s in schedules if s.per_org}
@@ -63,7 +76,8 @@ async def run_tick(schedules: Iterable[Schedule], now: datetime) -> dict[str, An
     if not per_org:
         return {"outcome": "ticked", "tick": tick.isoformat(), "enqueued": 0}
     orgs = await org_timezones()
-    planned = plan_tick(per_org.values(), orgs, tick)
+    paused = await paused_schedules(list(orgs), list(per_org))
+    planned = [f for f in plan_tick(per_org.values(), orgs, tick) if f.schedule not in paused.get(f.org_id, ())]
     groups: dict[tuple[str, int], list[Planned]] = defaultdict(list)
     for firing in planned:
         groups[(firing.schedule, firing.not_before)].append(firing)

@@ -122,6 +122,11 @@ OWN = {
     ("POST", "/api/v1/lanes/{lane}/pause"),
     ("POST", "/api/v1/lanes/{lane}/resume"),
     ("GET", "/api/v1/stats"),
+    # the organisation's view of the schedules: its own pause flags, its own jobs
+    ("GET", "/api/v1/schedules"),
+    ("POST", "/api/v1/schedules/{name}/pause"),
+    ("POST", "/api/v1/schedules/{name}/resume"),
+    ("POST", "/api/v1/schedules/{name}/run"),
 }
 # No organisation key at all: the public schema, and the deployment's schedules (the admin token).
 PUBLIC = {("GET", "/api/v1/openapi.json")}

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline import automation, jsonsafe, realtime
-from zapline.admin import dashboard, keys, lanes, metrics, operations, platform, stats
+from zapline.admin import dashboard, keys, lanes, metrics, operations, org_schedules, platform, stats
 from zapline.admin.auth import Principal, Role, authenticate, require
 from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
 from zapline.config import get_settings
@@ -297,6 +297,28 @@ async def lane_states(request: Request, org_id: str) -> dict[str, Any]:
     return await lanes.listing(org_id)
 
 
+async def org_schedule_list(request: Request, org_id: str) -> dict[str, Any]:
+    """The declared schedules as this organisation sees them: next run in its timezone, paused or not."""
+    return await org_schedules.list_for_org(org_id)
+
+
+async def org_schedule_pause(request: Request, org_id: str) -> dict[str, Any]:
+    """Pause a per-organisation schedule for this organisation (the tick skips it); idempotent."""
+    actor = _actor(request, org_id)
+    return await org_schedules.pause(org_id, request.path_params["name"], actor.key_prefix)
+
+
+async def org_schedule_resume(request: Request, org_id: str) -> dict[str, Any]:
+    actor = _actor(request, org_id)
+    return await org_schedules.resume(org_id, request.path_params["name"], actor.key_prefix)
+
+
+async def org_schedule_run(request: Request, org_id: str) -> dict[str, Any]:
+    """Run a per-organisation schedule's job for this organisation, now."""
+    actor = _actor(request, org_id)
+    return await org_schedules.run_now(org_id, request.path_params["name"], actor.key_prefix)
+
+
 async def pause_lane(request: Request, org_id: str) -> dict[str, Any]:
     """Hold one lane (``/lanes/{lane}/pause``) or all (``/lanes/pause``) for every instance; idempotent."""
     return await lanes.pause(_actor(request, org_id), request.path_params.get("lane"))
@@ -339,6 +361,10 @@ ROUTES: list[tuple[str, Handler, str, Role]] = [
     ("/api/v1/keys/{key_id}/rotate", rotate_key, "POST", "owner"),
     ("/api/v1/keys/{key_id}", revoke_key, "DELETE", "owner"),
     ("/api/v1/metrics", metrics_text, "GET", "owner"),
+    ("/api/v1/schedules", org_schedule_list, "GET", "owner"),
+    ("/api/v1/schedules/{name}/pause", org_schedule_pause, "POST", "owner"),
+    ("/api/v1/schedules/{name}/resume", org_schedule_resume, "POST", "owner"),
+    ("/api/v1/schedules/{name}/run", org_schedule_run, "POST", "owner"),
     ("/api/v1/lanes", lane_states, "GET", "owner"),
     ("/api/v1/lanes/pause", pause_lane, "POST", "owner"),
     ("/api/v1/lanes/resume", resume_lane, "POST", "owner"),

@@ -78,6 +78,7 @@ DEAD_LETTER_FILTERS = (
     Param("until", "query", _INSTANT, "YYYY-MM-DD (the organisation's timezone, inclusive) or epoch ms"),
 )
 LANE = Param("lane", "path", {"type": "string", "enum": list(qstash.LANES)}, "a send lane")
+SCHEDULE = Param("name", "path", {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,40}$"}, "a declared schedule")
 RANGE = (
     Param("from", "query", _DATE, "the first local day, YYYY-MM-DD", required=True),
     Param("to", "query", _DATE, "the last local day (at most 92 days on); default: from"),
@@ -141,6 +142,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Revoke it (not the last owner key)", out.RevokedKey, params=(KEY,), errors=frozenset({409})
     ),
     ("GET", f"{V1}/metrics"): Operation("The organisation's counters for Prometheus", None),
+    ("GET", f"{V1}/schedules"): Operation("The schedules as the organisation sees them", out.OrgSchedules),
+    ("POST", f"{V1}/schedules/{{name}}/pause"): Operation(
+        "Pause a per-organisation schedule for the organisation", out.OrgScheduleChange, params=(SCHEDULE,)
+    ),
+    ("POST", f"{V1}/schedules/{{name}}/resume"): Operation(
+        "Resume a per-organisation schedule for the organisation", out.OrgScheduleChange, params=(SCHEDULE,)
+    ),
+    ("POST", f"{V1}/schedules/{{name}}/run"): Operation(
+        "Run a per-organisation schedule's job for the organisation now", out.OrgScheduleRun, params=(SCHEDULE,)
+    ),
     ("GET", f"{V1}/lanes"): Operation("Each send lane: paused or running, and its backlog", out.LaneStates),
     ("POST", f"{V1}/lanes/pause"): Operation("Pause every send lane", out.LaneChanges),
     ("POST", f"{V1}/lanes/resume"): Operation("Resume every send lane", out.LaneChanges),

@@ -176,6 +176,31 @@ class LaneState(_Answer):
     instances: list[LaneInstance]
 
 
+class OrgSchedule(_Answer):
+    name: str
+    cron: str
+    timezone: str
+    scope: str = Field(description="organisation (per-organisation local times) or deployment")
+    job: str
+    paused: bool
+    next_run: str = Field(description="ISO 8601, in the schedule's timezone")
+
+
+class OrgSchedules(_Answer):
+    schedules: list[OrgSchedule]
+
+
+class OrgScheduleChange(_Answer):
+    schedule: str
+    paused: bool
+    changed: bool
+
+
+class OrgScheduleRun(_Answer):
+    schedule: str
+    qstash_message_id: str
+
+
 class LaneStates(_Answer):
     lanes: list[LaneState]
 

@@ -64,6 +64,7 @@ TEMPLATES = {
 
 # Members and fields inside those keys that scripts build too: ``F.<name>(...)`` in Lua.
 FIELDS = {
+    "schedule_paused": "schedule_paused:{}",  # org hash: a per-organisation schedule this organisation paused
     "lead_lid": "lid:{}",  # lead_index: a lead known by its LID
     "chat": "{}|{}",  # chats (before 0.2): <instance_id>|<chat jid>
     "instance_chat": "chat:{}",  # instance hash: <chat jid> → <conversation>|<lead>|<early events until, ms>
