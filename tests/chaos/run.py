@@ -31,6 +31,7 @@ from tests.chaos.proxy import FaultProxy
 from tests.chaos.traffic import Sender, plan
 from tests.support import AppProcess, SandboxProcess, Tenant
 from zapline.sandbox.redis_server import free_port
+from zapline.store.counters import fold_hours
 from zapline.store.keys import OrgKeys
 
 __all__ = ["ChaosError", "failures", "run"]
@@ -471,10 +472,14 @@ class Chaos:
                 pipe.hget(keys.conversation(c["id"]), "message_count")
                 pipe.zcard(keys.conversation_messages(c["id"]))
             for day in days:
-                pipe.hget(keys.daily(day), "inbound")
+                pipe.hgetall(keys.daily(day))
             out = pipe.execute()
             pairs = [(int(out[2 * i] or 0), int(out[2 * i + 1])) for i in range(len(conversations))]
-            return pairs, sum(int(v or 0) for v in out[2 * len(conversations) :])
+            # inbound is counted per local hour (inbound:HH): the day is their sum
+            daily = [
+                fold_hours({k.decode(): v.decode() for k, v in raw.items()})[0] for raw in out[2 * len(conversations) :]
+            ]
+            return pairs, sum(d.get("inbound", 0) for d in daily)
 
         pairs, redis_inbound = await asyncio.to_thread(in_redis)
         mismatches = 0

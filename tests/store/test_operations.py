@@ -231,3 +231,19 @@ def test_a_receipt_without_its_chat_still_waits_for_its_message(db: redis_py.Red
     lead_writes(ref, "oi", contact="5511977770013")
     run(ingest_receipts(ref, "uaz-token", ["WA-LATE"], "read", 1_796_000_001_000, chat=""))
     assert not any("userdata" in field for field in db.hkeys(OrgKeys(org_id).instance(ref.instance_id)))
+
+
+def test_messages_are_counted_per_local_hour_and_read_back_per_day(db: redis_py.Redis) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from zapline.store.queries import daily
+
+    org_id, ref, _ = tenant()
+    for text in ("um", "dois"):
+        lead_writes(ref, text, contact="5511977770014")
+    local = datetime.now(ZoneInfo("America/Sao_Paulo"))
+    raw = db.hgetall(OrgKeys(org_id).daily(local.date().isoformat()))
+    assert raw.get(f"inbound:{local.hour:02d}") == "2" and "inbound" not in raw  # still one HINCRBY a message
+    counters, hourly = run(daily(org_id, local.date().isoformat()))
+    assert counters["inbound"] == 2 and hourly["inbound"][local.hour] == 2 and sum(hourly["outbound"]) == 0

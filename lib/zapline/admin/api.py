@@ -199,12 +199,12 @@ async def daily(request: Request, org_id: str) -> dict[str, Any]:
         valid = False
     if not valid:
         raise BadRequest("day must be a date written YYYY-MM-DD, e.g. 2026-11-30")
-    counters = await queries.daily_counters(org_id, day)
+    counters, hourly = await queries.daily(org_id, day)
     responses = counters.get("nps_responses", 0)
     nps = None
     if responses:
         nps = round(100 * (counters.get("nps_promoters", 0) - counters.get("nps_detractors", 0)) / responses, 1)
-    return {"day": day, "counters": counters, "nps": nps}
+    return {"day": day, "counters": counters, "hourly": hourly, "nps": nps}
 
 
 async def dead_letters(request: Request, org_id: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from zapline.admin.operations import JOB_NAMES
 from zapline.clients import redis_client
 from zapline.qstash import LANES
 from zapline.store.clock import now_ms, org_timezone
+from zapline.store.counters import fold_hours
 from zapline.store.keys import DAILY_COUNTER_TTL, OrgKeys
 from zapline.store.scripts import run_redis
 
@@ -40,9 +41,9 @@ THROUGH = "through"  # metrics:totals' field: the last day summed into it
 
 
 def _add(into: Counter[str], counters: dict[str, str]) -> None:
-    for name, value in counters.items():
-        if name != THROUGH and value.lstrip("-").isdigit():
-            into[name] += int(value)
+    numbers = {k: v for k, v in counters.items() if k != THROUGH and v.lstrip("-").isdigit()}
+    for name, value in fold_hours(numbers)[0].items():  # inbound:HH and outbound:HH into their day
+        into[name] += value
 
 
 async def totals(org_id: str, today: date) -> tuple[Counter[str], list[str]]:

@@ -67,6 +67,9 @@ class ClosedConversation(_Answer):
 class DailyStats(_Answer):
     day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="the organisation's local day")
     counters: dict[str, int] = Field(description="inbound, outbound, new_leads, new_conversations, nps_*, opt_outs")
+    hourly: dict[str, list[int]] | None = Field(
+        None, description="inbound and outbound per local hour, 0 to 23 (GET /stats/daily; not per row of a range)"
+    )
     nps: float | None = Field(description="promoters minus detractors, in % of responses; None without any")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from zapline.clients import redis_client
 from zapline.errors import BadRequest
+from zapline.store.counters import fold_hours
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 
@@ -52,7 +53,7 @@ async def stats(org_id: str, start: date, end: date) -> dict[str, Any]:
     totals: Counter[str] = Counter()
     rows = []
     for day, raw in zip(days, read, strict=True):
-        counters = {name: int(value) for name, value in sorted(raw.items())}
+        counters = dict(sorted(fold_hours(raw)[0].items()))
         totals.update(counters)
         rows.append({"day": day.isoformat(), "counters": counters, "nps": nps(counters)})
     summed = dict(sorted(totals.items()))

@@ -15,7 +15,7 @@ from zapline.clients import redis_client
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 
-__all__ = ["learn_timezone", "now_ms", "org_day", "org_timezone"]
+__all__ = ["learn_timezone", "now_ms", "org_day", "org_hour", "org_timezone"]
 
 _timezones: dict[str, str] = {}
 
@@ -41,6 +41,13 @@ async def org_timezone(org_id: str) -> str:
         stored = await run_redis(redis_client().hget(OrgKeys(org_id).org, "timezone"))
         timezone = _timezones[org_id] = stored or "UTC"
     return timezone
+
+
+async def org_hour(org_id: str, epoch_ms: int | None = None) -> str:
+    """The organisation's local hour (``HH``) at ``epoch_ms`` (default: now)."""
+    timezone = await org_timezone(org_id)
+    moment = (epoch_ms or now_ms()) / 1000
+    return f"{datetime.fromtimestamp(moment, _zone(timezone)).hour:02d}"
 
 
 async def org_day(org_id: str, epoch_ms: int | None = None) -> str:

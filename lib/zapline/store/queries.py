@@ -12,6 +12,7 @@ from typing import Any
 from zapline import jsonsafe
 from zapline.clients import redis_client
 from zapline.errors import BadRequest, NotFound
+from zapline.store.counters import fold_hours
 from zapline.store.keys import OrgKeys
 from zapline.store.records import Conversation, Lead, Message, Page
 from zapline.store.registry import redact_path
@@ -113,10 +114,15 @@ async def find_lead(org_id: str, phone: str) -> Lead:
 
 async def daily_counters(org_id: str, day: str) -> dict[str, int]:
     """One local day's counters: inbound, outbound, new_leads, new_conversations, nps_*, opt_outs, …"""
+    return (await daily(org_id, day))[0]
+
+
+async def daily(org_id: str, day: str) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """One local day's counters, and inbound/outbound per local hour (0–23)."""
     if len(day) != 10 or day[4] != "-" or day[7] != "-" or not day.replace("-", "").isdigit():
         raise BadRequest("day must be YYYY-MM-DD")
     counters = await run_redis(redis_client().hgetall(OrgKeys(org_id).daily(day)))
-    return {name: int(value) for name, value in counters.items()}
+    return fold_hours(counters)
 
 
 async def dead_letters(org_id: str, *, limit: int = 50) -> list[dict[str, Any]]:

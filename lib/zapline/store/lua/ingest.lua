@@ -460,7 +460,7 @@ elseif not system then
 end
 redis.call('HSET', K.conversation(conv_id), unpack(fields))
 redis.call('ZADD', K.inbox(), 'GT', m.timestamp, conv_id)
-if not system then count(direction == 'in' and 'inbound' or 'outbound') end
+if not system then count(direction == 'in' and 'inbound' or 'outbound', 1, true) end
 
 local conv = {id = conv_id, lead_id = lead_id, instance_id = a.instance_id, status = c.status,
               title = title or c.title, unread = unread,

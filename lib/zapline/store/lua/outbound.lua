@@ -36,7 +36,7 @@ if op == 'create' then
   end
   redis.call('HSET', conv_key, unpack(fields))
   redis.call('ZADD', K.inbox(), 'GT', a.now, a.conversation_id)
-  count('outbound')
+  count('outbound', 1, true)
   count('sends:' .. (m.lane or 'realtime') .. ':queued')  -- sends by lane and outcome: admin/metrics.py
   return cjson.encode(reply)
 end

@@ -30,7 +30,10 @@ local function opted_out(lead_id)
 end
 
 -- Add n (default 1) to a counter of the organisation's local day (a.day), which expires a.day_ttl.
-local function count(field, n)
+-- hourly: count it per local hour (field:HH, a.hour), as the inbound and outbound counters are;
+-- readers add the hours back into the day (store/counters.py).
+local function count(field, n, hourly)
   local key = K.daily(a.day)
+  if hourly and a.hour then field = field .. ':' .. a.hour end
   if redis.call('HINCRBY', key, field, n or 1) == (n or 1) then redis.call('EXPIRE', key, a.day_ttl) end
 end
