@@ -142,3 +142,198 @@ def test_phone_width_is_one_column(browser: Browser, app: AppProcess, loop: Loop
         assert abs(inbox["x"] - conversation["x"]) < 1 and inbox["width"] <= 390
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
         page.screenshot(path=artefacts / "phone.png", full_page=True)
+
+
+def letters(loop: Loop, **params: str) -> list[dict[str, Any]]:
+    response = loop.operator("GET", "/dead-letters", params={"limit": "200", **params})
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def test_an_owner_retries_a_dead_letter_from_the_page(
+    browser: Browser, app: AppProcess, loop: Loop, sandbox: dict[str, str], artefacts: Path
+) -> None:
+    import httpx
+    from playwright.sync_api import expect
+
+    with open_dashboard(browser, app, loop.tenant.api_key) as page:
+        expect(page.locator("#dl-actions button")).to_have_text(["Retry all", "Clean older than 7 days"])
+        number = loop.new_number()
+        loop.customer_says(number, "oi, vou esperar")
+        conversation = loop.conversation_of(number)
+        # UAZAPI refuses every attempt QStash makes (the first and its 3 retries): the send is a dead letter
+        fault = {"instance": loop.tenant.token, "status": 429, "count": 4, "retry_after": 0, "endpoint": "/send/text"}
+        httpx.post(f"{sandbox['UAZAPI_URL']}/_sandbox/faults", json=fault).raise_for_status()
+        reply = loop.reply(conversation["id"], "depois das falhas, pela página")
+        letter = wait_until(
+            lambda: next((d for d in letters(loop, job="send") if d["dlq_id"] and "429" in d["reason"]), None),
+            timeout=60,
+            what="the send's dead letter",
+        )
+        row = page.locator(f"#dead-letters li[data-id='{letter['id']}']")
+        expect(row).to_be_visible(timeout=10000)  # live (job.failed): the page is not reloaded
+        expect(row).to_contain_text("429")
+        assert loop.sent(number) == []
+        page.screenshot(path=artefacts / "owner-dead-letter.png", full_page=True)
+
+        row.locator("button.retry").click()
+        expect(row).to_have_count(0, timeout=10000)
+        sends = wait_until(lambda: loop.sent(number), timeout=30, what="the retried send")
+        assert [s["text"] for s in sends] == ["depois das falhas, pela página"]
+        wait_until(
+            lambda: [
+                m for m in loop.messages(conversation["id"]) if m["id"] == reply["id"] and m["status"] != "pending"
+            ],
+            what="the message to leave pending",
+        )
+        assert letter["id"] not in [d["id"] for d in letters(loop)]
+        assert [s["text"] for s in loop.sent(number)] == ["depois das falhas, pela página"]  # exactly once
+        page.screenshot(path=artefacts / "owner-dead-letter-retried.png", full_page=True)
+
+
+def test_today_shows_the_current_hour_after_a_customer_message(
+    browser: Browser, app: AppProcess, loop: Loop, artefacts: Path
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from playwright.sync_api import expect
+
+    zone = ZoneInfo("America/Sao_Paulo")  # the test organisation's timezone (tests/support.py)
+    with open_dashboard(browser, app, loop.tenant.api_key) as page:
+        expect(page.locator("#today-totals")).to_be_visible()
+        before = loop.operator("GET", "/stats/daily").json()["counters"].get("inbound", 0)
+        hour = datetime.now(zone).hour
+        loop.customer_says(loop.new_number(), "Quantas mensagens hoje?")
+        # the page refreshes on the live message.created; the bar (or, before `hourly`, the total) counts it
+        expect(page.locator("#today-totals")).to_have_attribute("data-inbound", str(before + 1), timeout=10000)
+        answer = loop.operator("GET", "/stats/daily").json()
+        if "hourly" in answer:
+            hours = {hour, datetime.now(zone).hour}  # the message may have crossed an hour
+            bars = [page.locator(f"#today-inbound rect[data-hour='{h}']") for h in sorted(hours)]
+            counts = [int(b.get_attribute("data-count") or 0) for b in bars]
+            assert sum(counts) >= 1, counts
+            assert counts == [answer["hourly"]["inbound"][h] for h in sorted(hours)]
+            expect(page.locator("#today-inbound rect")).to_have_count(24)
+            expect(page.locator("#today-outbound rect")).to_have_count(24)
+        else:  # the answer has no per-hour counts yet: the day's totals only, and no chart
+            assert page.locator(".chart").count() == 0
+        page.screenshot(path=artefacts / "owner-today.png", full_page=True)
+
+
+def test_schedules_are_listed_for_an_owner_only(browser: Browser, app: AppProcess, loop: Loop, artefacts: Path) -> None:
+    from playwright.sync_api import expect
+
+    with open_dashboard(browser, app, loop.tenant.api_key) as page:
+        sweeper = page.locator("#schedules li[data-id=sweeper]")
+        expect(sweeper).to_have_attribute("data-scope", "deployment", timeout=5000)
+        expect(sweeper.locator(".readonly")).to_have_text("platform admin")
+        assert sweeper.locator("button").count() == 0  # read-only: only the platform admin token changes it
+        for row in page.locator("#schedules li[data-scope=organisation]").all():
+            expect(row.locator("button.run")).to_have_count(1)
+            expect(row.locator("button.pause, button.resume")).to_have_count(1)
+        page.screenshot(path=artefacts / "owner-schedules.png", full_page=True)
+    with open_dashboard(browser, app, agent_key(loop)) as page:
+        expect(page.locator("#today-totals")).to_be_visible()
+        for owner_only in ("#schedules", "#dl-actions", "#retry-all", "#clean", "input.pick"):
+            assert page.locator(owner_only).count() == 0, owner_only
+        page.screenshot(path=artefacts / "agent-no-schedules.png", full_page=True)
+
+
+def test_without_hourly_today_shows_totals_and_organisation_schedules_have_buttons(
+    browser: Browser, app: AppProcess, loop: Loop, artefacts: Path
+) -> None:
+    """The page as before ``hourly`` and with a per-organisation schedule (answers stubbed in the browser)."""
+    import json
+
+    from playwright.sync_api import Route, expect
+
+    posted: list[tuple[str, str | None]] = []
+    summary = {"name": "daily_summary", "cron": "0 18 * * *", "timezone": "America/Sao_Paulo", "scope": "organisation",
+               "job": "summary", "paused": False, "next_run": "2026-11-30T18:00:00-03:00"}  # fmt: skip
+
+    def stats(route: Route) -> None:
+        body = {"day": "2026-11-30", "counters": {"inbound": 7, "outbound": 3}, "nps": None}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    def schedules(route: Route) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({"schedules": [summary]}))
+
+    def action(route: Route) -> None:
+        request = route.request
+        posted.append((request.url.split("/api/v1")[1], request.headers.get("x-csrf-token")))
+        if not request.url.endswith("/run"):
+            summary["paused"] = request.url.endswith("/pause")
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({"name": "daily_summary"}))
+
+    with open_dashboard(browser, app, loop.tenant.api_key) as page:
+        page.route("**/api/v1/stats/daily", stats)
+        page.route("**/api/v1/schedules", schedules)
+        page.route("**/api/v1/schedules/daily_summary/*", action)
+        page.click("#logout")
+        page.fill("#key", loop.tenant.api_key)
+        page.click("#login button[type=submit]")
+        totals = page.locator("#today-totals")
+        expect(totals).to_have_attribute("data-inbound", "7", timeout=5000)
+        expect(totals).to_have_text("2026-11-30 · in 7 · out 3")
+        assert page.locator(".chart").count() == 0
+        row = page.locator("#schedules li[data-id=daily_summary]")
+        expect(row).to_have_attribute("data-scope", "organisation", timeout=5000)
+        row.locator("button.pause").click()
+        expect(row).to_have_attribute("data-paused", "true")
+        row.locator("button.resume").click()
+        expect(row).to_have_attribute("data-paused", "false")
+        row.locator("button.run").click()
+        expect(page.locator("#notice")).to_have_text("daily_summary: run now requested.")
+        csrf = page.evaluate("async () => (await (await fetch('/admin/session')).json()).csrf_token")
+        assert posted == [(f"/schedules/daily_summary/{verb}", csrf) for verb in ("pause", "resume", "run")]
+        page.screenshot(path=artefacts / "owner-totals-only.png", full_page=True)
+
+
+def test_retry_all_and_clean_post_what_the_api_expects(
+    browser: Browser, app: AppProcess, loop: Loop, artefacts: Path
+) -> None:
+    """Retry all: one ``{"job"}`` per kind listed, or the ticked ids; clean: a second click confirms."""
+    import json
+
+    from playwright.sync_api import Route, expect
+
+    listed = [{"id": f"d{n}", "job": job, "reason": "x", "retryable": ok} for n, (job, ok) in
+              enumerate([("send", True), ("send", True), ("followup", True), ("nps", False)])]  # fmt: skip
+    posted: list[tuple[str, Any]] = []
+
+    def listing(route: Route) -> None:
+        route.fulfill(status=200, content_type="application/json", body=json.dumps({"items": listed}))
+
+    def write(route: Route) -> None:
+        posted.append((route.request.url.split("/api/v1")[1], route.request.post_data_json))
+        body = {"retried": 1, "failed": 0, "results": []} if "retry" in route.request.url else {"deleted": 2}
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    with open_dashboard(browser, app, loop.tenant.api_key) as page:
+        page.route("**/api/v1/dead-letters?*", listing)
+        page.route("**/api/v1/dead-letters/retry", write)
+        page.route("**/api/v1/dead-letters/clean", write)
+        page.click("#logout")
+        page.fill("#key", loop.tenant.api_key)
+        page.click("#login button[type=submit]")
+        expect(page.locator("#dead-letters li")).to_have_count(4, timeout=5000)
+        expect(page.locator("#dead-letters input.pick")).to_have_count(3)  # not the one QStash never had
+        page.click("#retry-all")
+        expect(page.locator("#notice")).to_have_text("Retried 2.")
+        assert posted == [("/dead-letters/retry", {"job": "send"}), ("/dead-letters/retry", {"job": "followup"})]
+        posted.clear()
+        page.locator("#dead-letters li[data-id=d1] input.pick").check()
+        expect(page.locator("#retry-all")).to_have_text("Retry selected (1)")
+        page.click("#retry-all")
+        expect(page.locator("#notice")).to_have_text("Retried 1.")
+        assert posted == [("/dead-letters/retry", {"dlq_ids": ["d1"]})]
+        posted.clear()
+        page.click("#clean")
+        expect(page.locator("#clean")).to_have_attribute("data-armed", "1")
+        assert posted == []  # the first click only asks to confirm
+        page.click("#clean")
+        expect(page.locator("#notice")).to_have_text("Cleaned 2 dead letter(s) older than 7 days.")
+        assert posted == [("/dead-letters/clean", {"older_than_days": 7})]
+        page.screenshot(path=artefacts / "owner-dead-letter-actions.png", full_page=True)

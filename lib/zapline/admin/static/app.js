@@ -4,7 +4,8 @@
   const $ = (id) => document.getElementById(id);
   let S = null; // the session: {org_id, role, key_prefix, csrf_token, expires_at}
   let current = null; // the open conversation's id
-  let ws = null, wsTries = 0, cmdId = 0, convTimer = 0, liveTimer = 0;
+  let ws = null, wsTries = 0, cmdId = 0, convTimer = 0, liveTimer = 0, todayTimer = 0, cleanTimer = 0;
+  let letters = []; // the dead letters listed
 
   function el(tag, attrs, ...kids) {
     const e = document.createElement(tag);
@@ -64,9 +65,14 @@
     S = session;
     $("login").hidden = true; $("app").hidden = false;
     $("who").textContent = `${S.org_id} · ${S.role} · ${S.key_prefix}`;
-    $("ops").replaceChildren(el("h2", {}, "Dead letters"), el("ul", { id: "dead-letters" }));
-    if (owner()) $("ops").prepend(el("h2", {}, "Lanes"), el("ul", { id: "lanes" }));
-    loadConversations(); loadDeadLetters(); if (owner()) loadLanes();
+    const ops = [el("h2", {}, "Today"), el("div", { id: "today" })];
+    if (owner()) ops.push(el("h2", {}, "Lanes"), el("ul", { id: "lanes" }), el("h2", {}, "Schedules"), el("ul", { id: "schedules" }));
+    ops.push(el("h2", {}, "Dead letters"));
+    if (owner()) ops.push(el("div", { id: "dl-actions", class: "bar" },
+      el("button", { type: "button", id: "retry-all", onclick: act(retryAll) }, "Retry all"),
+      el("button", { type: "button", id: "clean", onclick: act(clean) }, "Clean older than 7 days")));
+    $("ops").replaceChildren(...ops, el("ul", { id: "dead-letters" }));
+    loadConversations(); loadDeadLetters(); loadToday(); if (owner()) { loadLanes(); loadSchedules(); }
     connectLive();
   }
 
@@ -147,17 +153,107 @@
   }));
 
   // --- operations: dead letters (everyone reads; owners retry and delete), lanes (owners) --------
+  const picked = () => [...$("dead-letters").querySelectorAll("input.pick:checked")].map((i) => i.value);
+  function pickedChanged() {
+    const n = picked().length;
+    if ($("retry-all")) $("retry-all").textContent = n ? `Retry selected (${n})` : "Retry all";
+  }
   const loadDeadLetters = act(async () => {
     const answer = await api("GET", "/api/v1/dead-letters?limit=50");
-    const list = $("dead-letters");
-    list.replaceChildren(...answer.items.map((d) => el("li", { data: { id: d.id } },
+    const list = $("dead-letters"), was = new Set(picked());
+    letters = answer.items;
+    list.replaceChildren(...answer.items.map((d) => el("li", { data: { id: d.id, job: d.job } },
+      owner() && d.retryable ? el("input", { type: "checkbox", class: "pick", value: d.id,
+        "aria-label": `select ${d.job} dead letter`, onchange: pickedChanged }) : null,
       el("span", {}, `${d.job}: ${d.reason}${d.http_status ? " (" + d.http_status + ")" : ""}`),
       owner() && d.retryable ? el("button", { type: "button", class: "retry",
         onclick: act(async () => { await api("POST", `/api/v1/dead-letters/${encodeURIComponent(d.id)}/retry`); loadDeadLetters(); }) }, "Retry") : null,
       owner() ? el("button", { type: "button", class: "delete",
         onclick: act(async () => { await api("DELETE", `/api/v1/dead-letters/${encodeURIComponent(d.id)}`); loadDeadLetters(); }) }, "Delete") : null)));
     if (!answer.items.length) list.append(el("li", { class: "meta" }, "None."));
+    for (const box of list.querySelectorAll("input.pick")) box.checked = was.has(box.value);
+    pickedChanged();
   });
+  // Retry all: the ticked ones (100 per call), or else every kind listed ({"job": kind}, up to 100 each)
+  async function retryAll() {
+    const ids = picked(), bodies = [];
+    for (let i = 0; i < ids.length; i += 100) bodies.push({ dlq_ids: ids.slice(i, i + 100) });
+    if (!ids.length) for (const job of new Set(letters.filter((d) => d.retryable).map((d) => d.job))) bodies.push({ job });
+    if (!bodies.length) { notice("Nothing to retry."); return; }
+    let done = 0, failed = 0;
+    try {
+      for (const body of bodies) {
+        const r = await api("POST", "/api/v1/dead-letters/retry", body);
+        done += r.retried || 0; failed += r.failed || 0;
+      }
+    } finally { loadDeadLetters(); }
+    notice(`Retried ${done}${failed ? `; ${failed} failed` : ""}.`);
+  }
+  async function clean() { // a second click within 5 s confirms
+    const b = $("clean");
+    if (!b.dataset.armed) {
+      b.dataset.armed = "1"; b.textContent = "Confirm: clean older than 7 days";
+      clearTimeout(cleanTimer);
+      cleanTimer = setTimeout(() => { delete b.dataset.armed; b.textContent = "Clean older than 7 days"; }, 5000);
+      return;
+    }
+    clearTimeout(cleanTimer); delete b.dataset.armed; b.textContent = "Clean older than 7 days";
+    const r = await api("POST", "/api/v1/dead-letters/clean", { older_than_days: 7 });
+    loadDeadLetters();
+    notice(`Cleaned ${r.deleted || 0} dead letter(s) older than 7 days.`);
+  }
+  // Schedules (owners): an organisation's own are paused, resumed and run here; deployment ones are read-only
+  const loadSchedules = act(async () => {
+    const answer = await api("GET", "/api/v1/schedules");
+    $("schedules").replaceChildren(...answer.schedules.map((s) => {
+      const mine = s.scope === "organisation", verb = s.paused ? "resume" : "pause";
+      const go = (v) => act(async () => {
+        await api("POST", `/api/v1/schedules/${encodeURIComponent(s.name)}/${v}`);
+        loadSchedules(); // (clears the notice first: it is an act)
+        if (v === "run") notice(`${s.name}: run now requested.`);
+      });
+      const next = s.next_run ? `next ${String(s.next_run).replace("T", " ").slice(0, 16)} ${s.timezone || ""}` : "";
+      return el("li", { data: { id: s.name, scope: s.scope, paused: String(!!s.paused) } },
+        el("span", {}, `${s.name}: ${s.paused ? "paused" : next}`),
+        mine ? el("button", { type: "button", class: verb, onclick: go(verb) }, verb === "pause" ? "Pause" : "Resume")
+          : el("span", { class: "meta readonly" }, "platform admin"),
+        mine ? el("button", { type: "button", class: "run", onclick: go("run") }, "Run now") : null);
+    }));
+    if (!answer.schedules.length) $("schedules").append(el("li", { class: "meta" }, "None."));
+  });
+
+  // --- today: messages per local hour (inline SVG), or only the day's totals without `hourly` --------
+  const NS = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...kids) {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    e.append(...kids);
+    return e;
+  }
+  function chart(name, raw) {
+    const counts = raw.map((n) => Math.max(0, Math.floor(Number(n)) || 0));
+    const max = Math.max(1, ...counts), total = counts.reduce((a, b) => a + b, 0);
+    const bars = counts.map((n, h) => {
+      const height = n ? Math.max(2, Math.round((50 * n) / max)) : 1;
+      return svg("rect", { x: h * 10 + 1, y: 52 - height, width: 8, height, class: n ? "bar" : "bar zero",
+        "data-hour": h, "data-count": n }, svg("title", {}, `${String(h).padStart(2, "0")}:00 · ${n} ${name}`));
+    });
+    const ticks = [0, 6, 12, 18].map((h) => svg("text", { x: h * 10 + 1, y: 62 }, `${h}h`));
+    return el("figure", { class: "chart", id: `today-${name}`, data: { total: String(total) } },
+      el("figcaption", {}, `${name} per hour · ${total}`),
+      svg("svg", { viewBox: "0 0 240 64", role: "img", "aria-label": `${name} messages per hour` }, ...bars, ...ticks));
+  }
+  const loadToday = act(async () => {
+    const s = await api("GET", "/api/v1/stats/daily");
+    const c = s.counters || {}, h = s.hourly, inbound = c.inbound || 0, outbound = c.outbound || 0;
+    const hourly = h && [h.inbound, h.outbound].every((a) => Array.isArray(a) && a.length === 24);
+    const nps = typeof s.nps === "number" ? ` · NPS ${s.nps}` : "";
+    $("today").replaceChildren(
+      el("p", { id: "today-totals", class: "meta", data: { inbound: String(inbound), outbound: String(outbound) } },
+        `${s.day} · in ${inbound} · out ${outbound}${nps}`),
+      ...(hourly ? [chart("inbound", h.inbound), chart("outbound", h.outbound)] : []));
+  });
+  function refreshToday() { clearTimeout(todayTimer); todayTimer = setTimeout(loadToday, 800); }
   const loadLanes = act(async () => {
     const answer = await api("GET", "/api/v1/lanes");
     $("lanes").replaceChildren(...answer.lanes.map((l) => {
@@ -174,7 +270,10 @@
   function setLive(state) { $("live").dataset.state = state; $("live").textContent = state; }
   function onEvent(d) {
     if (!d || !d.type) return;
-    if (d.type === "message.created" || d.type === "message.updated") { upsertMessage(d.message); refreshConversations(); }
+    if (d.type === "message.created" || d.type === "message.updated") {
+      upsertMessage(d.message); refreshConversations();
+      if (d.type === "message.created") refreshToday();
+    }
     else if (d.type === "message.status") {
       for (const m of d.messages || []) if (m.conversation_id === current) setStatus(m.id || m.message_id, d.status);
     } else if (d.type === "conversation.updated") {
@@ -204,7 +303,7 @@
         if (m.connect) {
           wsTries = 0; setLive("live");
           if (m.connect.expires && m.connect.ttl) setTimeout(() => sock.close(), Math.max(5, m.connect.ttl - 30) * 1000);
-          loadConversations(); if (current) openConversation(current); // catch up on what happened offline
+          loadConversations(); loadToday(); if (current) openConversation(current); // catch up on what happened offline
         } else if (m.push && m.push.pub) onEvent(m.push.pub.data);
       }
     };
