@@ -12,14 +12,20 @@ import httpx
 __all__ = ["describe", "watch"]
 
 
+SHOWN_CHARS = 200  # of a message's text: a terminal line, not the whole message
+
+
 def describe(channel: str, data: dict[str, Any]) -> str:
     kind = data.get("type", "?")
     if kind in ("message.created", "message.updated"):
         message, conversation = data.get("message", {}), data.get("conversation", {})
         arrow = "←" if message.get("direction") == "in" else "→"
         who = conversation.get("title") or conversation.get("id") or message.get("conversation_id", "")
-        text = message.get("text") or f"[{message.get('kind')}]"
-        return f"{kind:16} {arrow} {who}: {text}  ({message.get('status')})"
+        text = " ".join(str(message.get("text") or "").split()) or f"[{message.get('kind')}]"
+        if kind == "message.updated":  # its text was printed when it was created: say what changed
+            return f"{kind:16} {arrow} {who}: {message.get('id', '?')} is {message.get('status')}"
+        shown = text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+        return f"{kind:16} {arrow} {who}: {shown}  ({message.get('status')})"
     if kind == "message.status":
         ids = ", ".join(m.get("wa_id", "?")[:10] for m in data.get("messages", []))
         return f"{kind:16} {data.get('status')}: {ids}"
