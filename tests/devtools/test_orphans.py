@@ -18,20 +18,22 @@ from tests.support import SandboxProcess, wait_until
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=str)
 def test_children_stop_with_the_parent(tmp_path: Path, signum: signal.Signals) -> None:
-    sandbox = SandboxProcess(tmp_path / "data")
-    settings = sandbox.start()
-    assert sandbox.proc is not None
-    pids = children(sandbox.proc.pid)
     from zapline.sandbox.supervisor import SERVICES
 
-    assert len(pids) == 1 + len(SERVICES)  # redis-server and every stand-in
-    assert all(in_use(port) for port in ports(settings))
+    sandbox = SandboxProcess(tmp_path / "data")
+    try:  # a failed assertion must not leave this sandbox running
+        settings = sandbox.start()
+        assert sandbox.proc is not None
+        pids = children(sandbox.proc.pid)
+        assert len(pids) == 1 + len(SERVICES)  # redis-server and every stand-in
+        assert all(in_use(port) for port in ports(settings))
 
-    sandbox.proc.send_signal(signum)  # to the parent only, as `kill PID` does
-    sandbox.proc.wait(30)
-    wait_until(lambda: not alive(pids), timeout=20, what=f"children {pids} to stop")
-    wait_until(lambda: not any(in_use(port) for port in ports(settings)), timeout=10, what="the ports to be free")
-    sandbox.stop()
+        sandbox.proc.send_signal(signum)  # to the parent only, as `kill PID` does
+        sandbox.proc.wait(30)
+        wait_until(lambda: not alive(pids), timeout=20, what=f"children {pids} to stop")
+        wait_until(lambda: not any(in_use(port) for port in ports(settings)), timeout=10, what="the ports to be free")
+    finally:
+        sandbox.stop()
 
 
 LIFELINE_PARENT = textwrap.dedent(
