@@ -48,3 +48,16 @@ def app(sandbox: dict[str, str]) -> Iterator[AppProcess]:
 def tenant(app: AppProcess, sandbox: dict[str, str]) -> Tenant:
     """A fresh organisation and instance per test module (tests inside use distinct contacts)."""
     return Tenant({**sandbox, "APP_URL": app.url})
+
+
+@pytest.fixture(scope="module")
+def logged_app(sandbox: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """Every function over real HTTP, its JSON logs kept in a file the tests read (who did what)."""
+    from zapline.sandbox.redis_server import free_port
+
+    process = AppProcess(sandbox, free_port(), log_path=Path(tmp_path_factory.mktemp("logs")) / "app.log")
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()

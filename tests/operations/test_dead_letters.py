@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,21 +18,8 @@ DAY_MS = 86_400_000
 
 
 @pytest.fixture(scope="module")
-def own_app(sandbox: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    """The app with its logs in a file, to read who did what."""
-    from zapline.sandbox.redis_server import free_port
-
-    app = AppProcess(sandbox, free_port(), log_path=Path(tmp_path_factory.mktemp("logs")) / "app.log")
-    try:
-        app.start()
-        yield app
-    finally:
-        app.stop()
-
-
-@pytest.fixture(scope="module")
-def loop(own_app: AppProcess, sandbox: dict[str, str]) -> Loop:
-    return Loop(own_app, sandbox)
+def loop(logged_app: AppProcess, sandbox: dict[str, str]) -> Loop:
+    return Loop(logged_app, sandbox)
 
 
 def letters(loop: Loop, **params: str) -> list[dict[str, Any]]:
@@ -132,16 +117,16 @@ def test_a_retried_dead_letter_is_delivered_once_and_leaves_the_list(loop: Loop,
 
 
 def test_another_organisations_dead_letter_is_not_found(
-    loop: Loop, own_app: AppProcess, sandbox: dict[str, str]
+    loop: Loop, logged_app: AppProcess, sandbox: dict[str, str]
 ) -> None:
     letter = next((d for d in letters(loop) if d["dlq_id"]), None) or refused_send(loop)
-    other = Tenant({**sandbox, "APP_URL": own_app.url}, name="Other")
+    other = Tenant({**sandbox, "APP_URL": logged_app.url}, name="Other")
     headers = {"Authorization": f"Bearer {other.api_key}"}
     for method, path in (("POST", f"/dead-letters/{letter['id']}/retry"), ("DELETE", f"/dead-letters/{letter['id']}")):
-        response = httpx.request(method, f"{own_app.url}/api/v1{path}", headers=headers, timeout=30)
+        response = httpx.request(method, f"{logged_app.url}/api/v1{path}", headers=headers, timeout=30)
         assert response.status_code == 404, response.text
         assert response.json()["error_type"] == "not_found"
-    bulk = httpx.post(f"{own_app.url}/api/v1/dead-letters/retry", json={"dlq_ids": [letter["id"]]}, headers=headers)
+    bulk = httpx.post(f"{logged_app.url}/api/v1/dead-letters/retry", json={"dlq_ids": [letter["id"]]}, headers=headers)
     assert bulk.status_code == 200 and bulk.json()["retried"] == 0
     assert bulk.json()["results"][0]["error_type"] == "not_found"
     assert letter["id"] in [d["id"] for d in letters(loop)]  # untouched, in Zapline and in QStash

@@ -5,27 +5,10 @@ is sent exactly once — whether QStash knew the lane's flow-control key when it
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.conversation_loop import Loop
 from tests.support import AppProcess, wait_until
-
-
-@pytest.fixture(scope="module")
-def own_app(sandbox: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
-    """The app with its logs in a file, to read who paused what."""
-    from zapline.sandbox.redis_server import free_port
-
-    app = AppProcess(sandbox, free_port(), log_path=Path(tmp_path_factory.mktemp("logs")) / "app.log")
-    try:
-        app.start()
-        yield app
-    finally:
-        app.stop()
 
 
 def lane(loop: Loop, name: str) -> dict[str, Any]:
@@ -64,8 +47,8 @@ def held_then_sent_once(loop: Loop, number: str, conversation_id: str, text: str
     assert lane(loop, "realtime")["state"] == "running"
 
 
-def test_a_lane_known_to_qstash_holds_a_reply_until_resumed(own_app: AppProcess, sandbox: dict[str, str]) -> None:
-    loop = Loop(own_app, sandbox)
+def test_a_lane_known_to_qstash_holds_a_reply_until_resumed(logged_app: AppProcess, sandbox: dict[str, str]) -> None:
+    loop = Loop(logged_app, sandbox)
     number = loop.new_number()
     loop.customer_says(number, "oi")
     conversation = loop.conversation_of(number)
@@ -86,18 +69,18 @@ def test_a_lane_known_to_qstash_holds_a_reply_until_resumed(own_app: AppProcess,
 
     held_then_sent_once(loop, number, conversation["id"], "segurada")
 
-    logs = [json.loads(line) for line in own_app.logs().splitlines() if line.startswith("{")]
+    logs = [json.loads(line) for line in logged_app.logs().splitlines() if line.startswith("{")]
     acts = [r for r in logs if r.get("event") in ("lane paused", "lane resumed") and r.get("org") == loop.tenant.org_id]
     assert [(r["event"], r["changed"]) for r in acts] == [("lane paused", True), ("lane paused", False),
                                                           ("lane resumed", True)]  # fmt: skip
     assert all(r["key_prefix"].startswith(f"zk_{loop.tenant.org_id}_") for r in acts)
-    assert loop.tenant.api_key not in own_app.logs()
+    assert loop.tenant.api_key not in logged_app.logs()
 
 
 def test_a_lane_paused_before_qstash_knew_it_is_held_by_the_send_job(
-    own_app: AppProcess, sandbox: dict[str, str]
+    logged_app: AppProcess, sandbox: dict[str, str]
 ) -> None:
-    loop = Loop(own_app, sandbox)
+    loop = Loop(logged_app, sandbox)
     paused = act(loop, "/lanes/pause")  # every lane; no message used any of them yet
     assert [r["lane"] for r in paused["lanes"]] == ["realtime", "automation", "bulk"]
     assert {r["instances"][0]["qstash"] for r in paused["lanes"]} == {"no messages yet"}
@@ -111,8 +94,8 @@ def test_a_lane_paused_before_qstash_knew_it_is_held_by_the_send_job(
     assert {lane(loop, name)["state"] for name in ("realtime", "automation", "bulk")} == {"running"}
 
 
-def test_unknown_lanes_and_agent_keys_are_refused(own_app: AppProcess, sandbox: dict[str, str]) -> None:
-    loop = Loop(own_app, sandbox)
+def test_unknown_lanes_and_agent_keys_are_refused(logged_app: AppProcess, sandbox: dict[str, str]) -> None:
+    loop = Loop(logged_app, sandbox)
     unknown = loop.operator("POST", "/lanes/express/pause")
     assert unknown.status_code == 404 and "realtime, automation, bulk" in unknown.json()["error"]
     agent = loop.operator("POST", "/keys", json={"role": "agent"}).json()["api_key"]
