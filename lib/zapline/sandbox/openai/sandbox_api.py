@@ -10,12 +10,11 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from zapline.sandbox.callers import from_loopback
 from zapline.sandbox.openai.api import json_body, reply, service
 from zapline.sandbox.openai.errors import OpenAIError, invalid
 from zapline.sandbox.openai.script import ScriptError
@@ -24,12 +23,7 @@ __all__ = ["routes"]
 
 
 def _local(request: Request) -> None:
-    host = request.client.host if request.client else ""
-    try:
-        loopback = ip_address(host).is_loopback
-    except ValueError:
-        loopback = host in ("", "testclient", "localhost")
-    if not loopback:
+    if not from_loopback(request):
         raise OpenAIError(403, "sandbox endpoints answer loopback callers only", type="permission_error")
 
 

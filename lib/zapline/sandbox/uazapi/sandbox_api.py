@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from ipaddress import ip_address
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from zapline.sandbox.callers import from_loopback
 from zapline.sandbox.uazapi.common import ApiError, base_url, json_body, reply, simulator
 from zapline.sandbox.uazapi.customers import CustomerError
 from zapline.sandbox.uazapi.faults import FaultError
@@ -28,12 +28,7 @@ __all__ = ["routes"]
 
 
 def _local(request: Request) -> None:
-    host = request.client.host if request.client else ""
-    try:
-        loopback = ip_address(host).is_loopback
-    except ValueError:
-        loopback = host in ("", "testclient", "localhost")
-    if not loopback:
+    if not from_loopback(request):
         raise ApiError(403, "sandbox endpoints answer loopback callers only")
 
 
