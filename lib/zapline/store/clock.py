@@ -15,7 +15,7 @@ from zapline.clients import redis_client
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 
-__all__ = ["learn_timezone", "now_ms", "org_day", "org_hour", "org_timezone"]
+__all__ = ["learn_timezone", "now_ms", "org_day", "org_day_hour", "org_timezone"]
 
 _timezones: dict[str, str] = {}
 
@@ -43,11 +43,11 @@ async def org_timezone(org_id: str) -> str:
     return timezone
 
 
-async def org_hour(org_id: str, epoch_ms: int | None = None) -> str:
-    """The organisation's local hour (``HH``) at ``epoch_ms`` (default: now)."""
-    timezone = await org_timezone(org_id)
-    moment = (epoch_ms or now_ms()) / 1000
-    return f"{datetime.fromtimestamp(moment, _zone(timezone)).hour:02d}"
+async def org_day_hour(org_id: str, epoch_ms: int | None = None) -> tuple[str, str]:
+    """The organisation's local date (YYYY-MM-DD) and hour (``HH``) at ``epoch_ms`` (default: now):
+    what the daily counters are keyed by."""
+    local = datetime.fromtimestamp((epoch_ms or now_ms()) / 1000, _zone(await org_timezone(org_id)))
+    return local.date().isoformat(), f"{local.hour:02d}"
 
 
 async def org_day(org_id: str, epoch_ms: int | None = None) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zapline.errors import UnknownInstance
-from zapline.store.clock import learn_timezone, now_ms, org_day, org_hour
+from zapline.store.clock import learn_timezone, now_ms, org_day, org_day_hour
 from zapline.store.keys import DAILY_COUNTER_TTL, EARLY_EVENTS_TTL, OrgKeys
 from zapline.store.registry import InstanceRef
 from zapline.store.scripts import Script, script_json
@@ -45,13 +45,14 @@ class IngestResult:
 
 async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) -> dict[str, Any]:
     now = now_ms()
+    day, hour = await org_day_hour(ref.org_id, day_ms or now)
     payload = {
         "instance_id": ref.instance_id,
         "key_hash": ref.key_hash,
         "token": token,
         "now": now,
-        "day": await org_day(ref.org_id, day_ms or now),
-        "hour": await org_hour(ref.org_id, day_ms or now),
+        "day": day,
+        "hour": hour,
         "day_ttl": DAILY_COUNTER_TTL,
         "early_ttl": EARLY_EVENTS_TTL,
         **args,

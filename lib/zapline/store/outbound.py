@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zapline.errors import LeadOptedOut, RecordMissing
-from zapline.store.clock import now_ms, org_day, org_hour
+from zapline.store.clock import now_ms, org_day_hour
 from zapline.store.keys import DAILY_COUNTER_TTL, OrgKeys
 from zapline.store.scripts import Script, script_json
 
@@ -50,8 +50,8 @@ _MISSING = {"no_conversation": "conversation", "no_message": "message", "no_lead
 
 
 async def _run(script: str, org_id: str, op: str, **args: Any) -> Record:
-    payload = {"now": now_ms(), "day": await org_day(org_id), "hour": await org_hour(org_id),
-               "day_ttl": DAILY_COUNTER_TTL, **args}  # fmt: skip
+    day, hour = await org_day_hour(org_id)
+    payload = {"now": now_ms(), "day": day, "hour": hour, "day_ttl": DAILY_COUNTER_TTL, **args}
     raw = await Script.load(script).run([OrgKeys(org_id).org], [op, script_json(payload)])
     result: Record = json.loads(raw)
     error = result.get("error")
