@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from zapline import outgoing
 from zapline.clients import redis_client
@@ -34,7 +33,7 @@ from zapline.errors import QueueRejected, QueueUnavailable, RealtimeUnavailable,
 from zapline.http import guarded
 from zapline.logs import get_logger
 
-__all__ = ["CHECKS", "Degraded", "routes"]
+__all__ = ["CHECKS", "ENDPOINTS", "Degraded"]
 
 log = get_logger("zapline.health")
 
@@ -253,9 +252,5 @@ def _endpoint(name: str, check: Check) -> Callable[[Request], Awaitable[Response
     return endpoint
 
 
-def routes(prefix: str) -> list[Route]:
-    """The deep checks under ``<prefix>/health/``."""
-    return [Route(f"{prefix}/health/{name}", _endpoint(name, check), methods=["GET"]) for name, check in CHECKS.items()]
-
-
+# served under ``<prefix>/health/<check>`` by every function (zapline.asgi, imported on first use)
 ENDPOINTS = {name: _endpoint(name, check) for name, check in CHECKS.items()}
