@@ -14,7 +14,7 @@ from typing import Any
 from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import BadRequest, PermanentError, QueueUnavailable
-from zapline.jobs.kinds import FOLLOWUP, NPS, FollowupJob, NpsJob
+from zapline.jobs.kinds import FOLLOWUP, LEARN, NPS, FollowupJob, LearnJob, NpsJob
 from zapline.keywords import nps_score, opt_out_keyword
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
@@ -118,7 +118,20 @@ async def close_conversation(org_id: str, conversation_id: str) -> dict[str, Any
         await schedule_nps(org_id, conversation_id)
     if not closed.already:
         await publish_conversation(org_id, conversation_id, "closed")
+        await _learn(org_id, conversation_id)
     return closed.conversation
+
+
+async def _learn(org_id: str, conversation_id: str) -> None:
+    """The AI's lessons from the closed conversation (``ai/learn.py``), when the AI is on."""
+    from zapline.ai.settings import ai_settings
+
+    if not (await ai_settings(org_id)).enabled:
+        return
+    try:
+        await enqueue(LEARN, LearnJob(org_id=org_id, conversation_id=conversation_id))
+    except QueueUnavailable as exc:  # a lesson is not worth failing the close over
+        log.warning("learning not queued", org=org_id, conversation=conversation_id, error=exc.message)
 
 
 async def schedule_nps(org_id: str, conversation_id: str) -> None:

@@ -123,6 +123,43 @@ class Settings(BaseModel):
         alias="ZAPLINE_OPT_OUT_KEYWORDS",
         description="comma-separated words that, sent alone by a lead, opt them out of automated messages",
     )
+    retention_batch: int = Field(
+        500, alias="ZAPLINE_RETENTION_BATCH", ge=10, le=5000,
+        description="messages (and dead letters, conversations indexed) the retention job handles per round; "
+        "more waits for the next round, a job of its own",
+    )  # fmt: skip
+    retention_alias_sweep_after: int = Field(
+        1000, alias="ZAPLINE_RETENTION_ALIAS_SWEEP_AFTER", ge=1,
+        description="aliases of deleted messages (their edits and reactions) an organisation accrues before the "
+        "retention job scans for them",
+    )  # fmt: skip
+    openai_base_url: HttpUrl = Field(
+        "https://api.openai.com/v1", alias="OPENAI_BASE_URL", description="OpenAI API base URL, ending in /v1"
+    )
+    openai_api_key: Annotated[str | None, BeforeValidator(lambda v: v or None)] = Field(
+        None, alias="OPENAI_API_KEY", description="OpenAI API key (sk-...); unset: AI jobs are refused with that reason"
+    )
+    ai_model: str = Field(
+        "gpt-4o-mini", alias="ZAPLINE_AI_MODEL", min_length=1, description="default chat model for replies"
+    )
+    ai_vision_model: str = Field(
+        "gpt-4o-mini", alias="ZAPLINE_AI_VISION_MODEL", min_length=1, description="model reading images and documents"
+    )
+    ai_transcribe_model: str = Field(
+        "whisper-1", alias="ZAPLINE_AI_TRANSCRIBE_MODEL", min_length=1, description="model transcribing voice notes"
+    )
+    ai_debounce_seconds: int = Field(
+        4, alias="ZAPLINE_AI_DEBOUNCE", ge=0, le=120,
+        description="seconds an AI reply waits for the lead's next message, so quick messages get one answer",
+    )  # fmt: skip
+    ai_daily_token_budget: int = Field(
+        200_000, alias="ZAPLINE_AI_DAILY_TOKENS", ge=0,
+        description="default tokens per organisation per local day before its AI pauses (each may set its own)",
+    )  # fmt: skip
+    ai_max_media_bytes: int = Field(
+        10 * 1024 * 1024, alias="ZAPLINE_AI_MAX_MEDIA_BYTES", ge=1024, le=50 * 1024 * 1024,
+        description="largest image, voice note or document the AI downloads",
+    )  # fmt: skip
     allow_private_media_urls: bool = Field(
         False,
         alias="ZAPLINE_ALLOW_PRIVATE_MEDIA_URLS",

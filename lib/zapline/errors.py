@@ -9,6 +9,7 @@ ZaplineError
 │   ├── UnknownInstance         no such instance, or the body's token does not match
 │   ├── RecordMissing           no such conversation, lead or message in this organisation
 │   ├── LeadOptedOut            the lead opted out: nothing more is sent to them
+│   ├── AiRejected              OpenAI refused the request (4xx but 429), or its answer is unusable
 │   ├── QueueRejected           QStash refused a message (a 4xx: bad delay, size, token)
 │   ├── StoreRejected           a store script failed on this input
 │   └── UazapiRejected          UAZAPI refused a send: invalid number, bad payload
@@ -16,7 +17,8 @@ ZaplineError
 │   ├── StoreUnavailable        Upstash Redis
 │   ├── RealtimeUnavailable     Centrifugo
 │   ├── QueueUnavailable        QStash
-│   └── UazapiUnavailable       UAZAPI: 429, 5xx, timeouts
+│   ├── UazapiUnavailable       UAZAPI: 429, 5xx, timeouts
+│   └── AiUnavailable           OpenAI: 429, 5xx, timeouts (after its Retry-After)
 └── ApiError                    the operator API's own answers (it also maps RecordMissing → 404,
                                 LeadOptedOut → 409 and other permanent errors → 400; only it
                                 speaks in HTTP statuses, jobs answer 489 or 503)
@@ -34,6 +36,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AiRejected",
+    "AiUnavailable",
     "ApiError",
     "BadRequest",
     "ConfigError",
@@ -147,6 +151,12 @@ class UazapiRejected(PermanentError):
     error_type = "uazapi_rejected"
 
 
+class AiRejected(PermanentError):
+    """OpenAI refused the request (a 4xx other than 429), or the model's answer is unusable."""
+
+    error_type = "ai_rejected"
+
+
 class TransientError(ZaplineError):
     status_code = 503
     retryable = True
@@ -167,6 +177,12 @@ class RealtimeUnavailable(TransientError):
 
 class QueueUnavailable(TransientError):
     error_type = "queue_unavailable"
+
+
+class AiUnavailable(TransientError):
+    """OpenAI answered 429 or 5xx, timed out or was unreachable: retried after its ``Retry-After``."""
+
+    error_type = "ai_unavailable"
 
 
 class UazapiUnavailable(TransientError):

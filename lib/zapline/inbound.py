@@ -9,7 +9,8 @@ A duplicate (UAZAPI re-sent the webhook, or QStash retried after a 503) stores n
 publishes again with the same idempotency key: Centrifugo drops the copy if the first got through.
 
 The instance's own chat ("message yourself") is checked like any webhook, then acknowledged as
-``self_chat`` with nothing stored: it is the owner's, not a lead's. Group membership changes
+``self_chat`` with nothing stored: it is the owner's, not a lead's. What the owner types there goes to
+the owner's assistant (``ai/assistant.py``) when the organisation's AI is on. Group membership changes
 (``groups`` events) become ``group_event`` messages of the group's conversation.
 """
 
@@ -20,12 +21,16 @@ from typing import Any
 
 from starlette.routing import Route
 
+from zapline import notifications
+from zapline.campaigns import attribution
 from zapline.http import Delivery, signed
+from zapline.jobs.kinds import ASSISTANT, AssistantJob
 from zapline.keywords import nps_score, opt_out_keyword
 from zapline.logs import get_logger
 from zapline.planner import plan_message
 from zapline.publications import instance_status, message_status, publish
 from zapline.qstash import cancel_quietly
+from zapline.registry.jobs import enqueue
 from zapline.store.ingest import (
     ingest_connection,
     ingest_message,
@@ -50,8 +55,13 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
     if isinstance(event, MessagesEvent):
         message = normalize_message(event)
         if message.self_chat:  # "message yourself": the owner's notes, not a lead (nothing stored)
-            await ingest_self_chat(ref, event.token)
+            result = await ingest_self_chat(ref, event.token)
             answer: dict[str, Any] = {"outcome": "self_chat"}
+            if result.ai and _for_assistant(message):
+                job = AssistantJob(org_id=ref.org_id, instance_id=ref.instance_id, wa_id=message.wa_id,
+                                   text=message.text[:4096])  # fmt: skip
+                await enqueue(ASSISTANT, job)
+                answer["assistant"] = True
         else:
             answer = await _ingest_message(ref, event.token, message)
     elif isinstance(event, GroupEvent):
@@ -70,6 +80,7 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
             return {"outcome": "ignored"}
         result = await ingest_receipts(ref, event.token, event.event.message_ids, status, event.event.timestamp,
                                        chat=event.event.chat)  # fmt: skip
+        await attribution.after_receipts(ref.org_id, result.current if retry else result.changed)  # campaigns' only
         await _publish_receipts(ref, delivery, result.current if retry else result.changed, status)
         answer = {"outcome": "receipts", "changed": len(result.changed)}
     elif isinstance(event, ConnectionEvent):
@@ -79,6 +90,7 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
         )
         reason = state.last_disconnect_reason if state else None
         await publish(instance_status(ref.org_id, ref.instance_id, result.status, reason, key=_key(ref, delivery)))
+        await notifications.connection_changed(ref, result.status, reason)
         answer = {"outcome": "connection", "status": result.status}
     else:
         await ingest_unknown(ref, event.token, event.event_type)
@@ -97,17 +109,27 @@ async def _ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage
         nps_score=nps_score(answered) if inbound else None,
         opt_out=inbound and message.kind == "text" and opt_out_keyword(message.text),
     )
+    await attribution.after_message(ref.org_id, result)  # a reply to a campaign's message (no command otherwise)
     plan = plan_message(ref, message.wa_id, result)
     for timer in plan.cancel:
         await cancel_quietly(timer)
     for publication in plan.publications:
         await publish(publication)
+    for job in plan.jobs:  # QStash down: 503, and the retry (a duplicate) publishes them (deduplicated)
+        await enqueue(job.kind, job.payload, delay=job.delay)
+    await notifications.after_inbound(ref, message, result)  # urgent words, a low NPS: the owner at once
     answer: dict[str, Any] = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
     if result.nps_score is not None:
         answer["nps_score"] = result.nps_score
     if result.opted_out:
         answer["opted_out"] = True
     return answer
+
+
+def _for_assistant(message: WhatsAppMessage) -> bool:
+    """The owner typed it in the instance's own chat: not our own send coming back (the assistant's
+    answers, summaries), which would answer itself."""
+    return not message.sent_by_api and not message.track_id and message.kind == "text" and bool(message.text.strip())
 
 
 def _own_chat(chat_jid: str, owner: str) -> bool:

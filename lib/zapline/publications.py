@@ -11,6 +11,8 @@ everything of the organisation, ``conversation:<org>:<id>`` one conversation.
 | ``conversation.updated`` | inbox, conversation | ``conversation`` (id, status) |
 | ``instance.status`` | inbox | ``instance_id``, ``status``, ``reason`` when UAZAPI gave one |
 | ``job.failed`` | inbox | the dead letter as ``GET /api/v1/dead-letters`` lists it |
+| ``campaign.progress`` | inbox | ``campaign`` as ``GET /api/v1/campaigns/{id}`` shows it (at most one a second) |
+| ``owner.notification`` | inbox | ``cause``, ``text`` and what it is about (``conversation_id``, ``instance_id``, …) |
 """
 
 from __future__ import annotations
@@ -22,16 +24,25 @@ from zapline import realtime
 
 __all__ = [
     "Publication",
+    "campaign_progress",
     "conversation_updated",
     "instance_status",
     "job_failed",
     "message_changed",
     "message_status",
+    "owner_notification",
     "publish",
 ]
 
 EventType = Literal[
-    "message.created", "message.updated", "message.status", "conversation.updated", "instance.status", "job.failed"
+    "message.created",
+    "message.updated",
+    "message.status",
+    "conversation.updated",
+    "instance.status",
+    "job.failed",
+    "owner.notification",
+    "campaign.progress",
 ]
 
 
@@ -95,3 +106,15 @@ def instance_status(org_id: str, instance_id: str, status: str | None, reason: s
 
 def job_failed(org_id: str, entry: dict[str, Any], *, seen_id: str) -> Publication:
     return Publication("job.failed", (realtime.inbox_channel(org_id),), dict(entry), f"dead:{seen_id}")
+
+
+def owner_notification(org_id: str, cause: str, text: str, *, key: str, about: dict[str, str]) -> Publication:
+    """A high-priority notification (``notifications.py``), shown live as it goes to the owner's WhatsApp."""
+    return Publication("owner.notification", (realtime.inbox_channel(org_id),), {"cause": cause, "text": text, **about},
+                       f"notify:{key}")  # fmt: skip
+
+
+def campaign_progress(org_id: str, campaign: dict[str, Any], *, seq: str) -> Publication:
+    """A campaign's status and counters moved (``seq``: the campaign's count of updates, so a repeat is dropped)."""
+    return Publication("campaign.progress", (realtime.inbox_channel(org_id),), {"campaign": campaign},
+                       f"{campaign['id']}:progress:{seq}")  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-MODULES = ["qstash", "inbound", "relay", "costs"]
+MODULES = ["qstash", "inbound", "relay", "costs", "ai", "campaign"]
 # Not in `make bench` (needs Node.js and `npm ci` in tests/peers): `make bench-peers` runs it.
 PEER_MODULES = ["peers"]
 

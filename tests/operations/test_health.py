@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support import AppProcess, SandboxProcess, Tenant, wait_until
+from zapline.jobs.kinds import JOBS
 
 SECRETS = ("UPSTASH_REDIS_REST_TOKEN", "QSTASH_TOKEN", "QSTASH_CURRENT_SIGNING_KEY", "QSTASH_NEXT_SIGNING_KEY",
            "CENTRIFUGO_API_KEY", "CENTRIFUGO_TOKEN_HMAC_SECRET")  # fmt: skip
@@ -75,7 +76,7 @@ def test_queues_need_an_organisation_api_key(app: AppProcess, tenant: Tenant, sa
                        timeout=10)  # fmt: skip
     assert queues.status_code == 200, queues.text
     jobs = queues.json()["jobs"]
-    assert set(jobs) == {"send", "followup", "nps", "sweep"}
+    assert set(jobs) == {kind.name for kind in JOBS}  # every declared kind, the AI's and campaigns' included
     assert set(jobs["send"]) == {"waiting", "delayed", "active", "retrying", "failed", "complete"}
     no_secret(queues, sandbox)
 

@@ -50,9 +50,9 @@ def sweeper(app: AppProcess) -> dict[str, Any]:
 def test_sync_list_pause_resume_and_run_now(admin_app: AppProcess, sandbox: dict[str, str]) -> None:
     assert sweeper(admin_app)["present"] is False
     dry = ok(call(admin_app, "POST", "/sync?dry_run=true"))
-    assert dry["dry_run"] is True and dry["created"] == ["sweeper"]
+    assert dry["dry_run"] is True and dry["created"] == ["sweeper", "tick"]
     assert sweeper(admin_app)["present"] is False
-    assert ok(call(admin_app, "POST", "/sync"))["created"] == ["sweeper"]
+    assert ok(call(admin_app, "POST", "/sync"))["created"] == ["sweeper", "tick"]
     assert ok(call(admin_app, "POST", "/sync"))["changes"] == 0
     row = sweeper(admin_app)
     assert row["present"] is True and row["paused"] is False and row["next_run"]
@@ -78,7 +78,7 @@ def test_sync_list_pause_resume_and_run_now(admin_app: AppProcess, sandbox: dict
 def test_unknown_schedules_are_not_found(admin_app: AppProcess) -> None:
     for action in ("pause", "resume", "run"):
         response = call(admin_app, "POST", f"/nightly/{action}")
-        assert response.status_code == 404 and "declared are sweeper" in response.json()["error"]
+        assert response.status_code == 404 and "declared are birthdays, contact-sync" in response.json()["error"]
 
 
 def test_organisation_keys_never_reach_them(admin_app: AppProcess, app: AppProcess, sandbox: dict[str, str]) -> None:

@@ -13,6 +13,7 @@ import redis as redis_py
 from tests.conversation_loop import Loop
 from tests.roles.keys import call
 from tests.support import Tenant, wait_until
+from zapline.ai.budget import AI_PURPOSES
 
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*)\})? (\S+)$')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -62,14 +63,16 @@ def test_every_family_is_typed_named_and_labelled_by_organisation(loop: Loop) ->
     expected = {"zapline_inbound_messages_total": "counter", "zapline_outbound_messages_total": "counter",
                 "zapline_sends_total": "counter", "zapline_job_failures_total": "counter",
                 "zapline_dead_letters": "gauge", "zapline_schedule_runs_total": "counter",
-                "zapline_ai_tokens_total": "counter", "zapline_duplicate_deliveries_total": "counter"}  # fmt: skip
+                "zapline_ai_tokens_total": "counter", "zapline_ai_replies_total": "counter",
+                "zapline_duplicate_deliveries_total": "counter"}  # fmt: skip
     assert {name: f.type for name, f in families.items()} == expected
     org = loop.tenant.org_id
     for family in families.values():
         assert family.samples and all(("org", org) in labels for labels in family.samples)
     lanes = {dict(labels)["lane"] for labels in families["zapline_sends_total"].samples}
     assert lanes == {"realtime", "automation", "bulk"}
-    assert value(families, "zapline_ai_tokens_total", org=org) == 0
+    purposes = {dict(labels)["purpose"]: v for labels, v in families["zapline_ai_tokens_total"].samples.items()}
+    assert purposes == dict.fromkeys(AI_PURPOSES, 0.0)  # no AI call yet (tests/ai count real ones)
     assert {"send", "inbound", "followup", "nps"} <= {
         dict(k)["kind"] for k in families["zapline_job_failures_total"].samples
     }

@@ -48,7 +48,7 @@ def in_process(stack: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def test_advancing_the_clock_fires_the_sweeper_route(stack: dict[str, str]) -> None:
-    assert cli(stack, "schedules", "sync")["created"] == ["sweeper"]
+    assert cli(stack, "schedules", "sync")["created"] == ["sweeper", "tick"]
     answer: dict[str, Any] = dict(advance(stack, 300))
     fired = [d for d in answer["deliveries"] if d.get("scheduleId") == "zapline-sweeper"]
     assert fired, answer

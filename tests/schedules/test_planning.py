@@ -112,7 +112,7 @@ def test_the_plan_is_deterministic_and_its_dedup_ids_are_header_safe() -> None:
 
 
 def test_once_schedules_are_not_planned_by_the_tick() -> None:
-    assert plan_tick(SCHEDULES, ORGS, utc("2025-01-15T12:00")) == []
+    assert plan_tick([s for s in SCHEDULES if not s.per_org], ORGS, utc("2025-01-15T12:00")) == []
 
 
 @pytest.mark.parametrize(
@@ -125,9 +125,21 @@ def test_a_late_retry_or_an_early_clock_plans_the_same_tick(now: str, tick: str)
 
 
 def test_the_declared_schedules() -> None:
-    assert [(s.schedule_id, s.path, s.cron, s.fan_out, s.job) for s in SCHEDULES] == [
-        ("zapline-sweeper", "/api/cron/sweeper", "*/5 * * * *", "once", SWEEP)
+    assert [(s.name, s.cron, s.timezone, s.fan_out) for s in SCHEDULES] == [
+        ("sweeper", "*/5 * * * *", "UTC", "once"),
+        ("retention", "30 3 * * *", "org", "per_org"),
+        ("contact-sync", "0 */6 * * *", "org", "per_org"),
+        ("daily-summary", "0 18 * * *", "org", "per_org"),
+        ("birthdays", "0 9 * * *", "org", "per_org"),
+        ("inactive", "0 10 * * 1", "org", "per_org"),
+        ("opportunities", "0 15 * * 2,4", "org", "per_org"),
+        ("weekly-report", "0 23 * * 0", "org", "per_org"),
     ]
+    assert (SCHEDULES[0].schedule_id, SCHEDULES[0].path, SCHEDULES[0].job) == (
+        "zapline-sweeper",
+        "/api/cron/sweeper",
+        SWEEP,
+    )
 
 
 class Plain(JobPayload):

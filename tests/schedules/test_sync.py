@@ -15,6 +15,10 @@ import pytest
 
 from tests.schedules.helpers import cli, delete_ours, qstash, schedule_ids
 from tests.support import AppProcess, deliver
+from zapline.registry.schedules import SCHEDULES
+
+QSTASH_SCHEDULES = ["sweeper", "tick"]  # the one fixed schedule, and the tick every per-organisation one rides
+DECLARED = [s.name for s in SCHEDULES]
 
 
 @pytest.fixture
@@ -27,13 +31,13 @@ def env(sandbox: dict[str, str], app: AppProcess) -> Iterator[dict[str, str]]:
 
 def test_sync_creates_the_declared_schedules_then_changes_nothing(env: dict[str, str]) -> None:
     dry = cli(env, "schedules", "sync", "--dry-run")
-    assert (dry["dry_run"], dry["created"], dry["changes"]) == (True, ["sweeper"], 1)
+    assert (dry["dry_run"], dry["created"], dry["changes"]) == (True, QSTASH_SCHEDULES, 2)
     assert "zapline-sweeper" not in schedule_ids(env)
 
     first = cli(env, "schedules", "sync")
-    assert (first["created"], first["updated"], first["deleted"]) == (["sweeper"], [], [])
+    assert (first["created"], first["updated"], first["deleted"]) == (QSTASH_SCHEDULES, [], [])
     second = cli(env, "schedules", "sync")
-    assert (second["changes"], second["unchanged"]) == (0, ["sweeper"])
+    assert (second["changes"], second["unchanged"]) == (0, QSTASH_SCHEDULES)
 
     stored = qstash(env, "GET", "/v2/schedules/zapline-sweeper").json()
     assert (stored["cron"], stored["destination"], stored["body"]) == (
@@ -42,15 +46,20 @@ def test_sync_creates_the_declared_schedules_then_changes_nothing(env: dict[str,
         "{}",
     )
     assert stored["failureCallback"] == f"{env['APP_URL']}/api/failures/qstash"
-    assert "tick" not in json.dumps(first)  # no per-organisation schedule is declared: no tick
+    tick = qstash(env, "GET", "/v2/schedules/zapline-tick").json()
+    assert (tick["cron"], tick["destination"]) == ("0 * * * *", f"{env['APP_URL']}/api/cron/tick")
+    assert json.dumps(first)  # the answer is JSON
 
 
 def test_list_shows_each_declared_schedule_with_its_qstash_state(env: dict[str, str]) -> None:
     before = cli(env, "schedules", "list")
-    assert [(r["name"], r["present"], r["next_run"]) for r in before["schedules"]] == [("sweeper", False, None)]
+    assert [(r["name"], r["present"], r["next_run"]) for r in before["schedules"]] == [
+        (name, False, None) for name in DECLARED
+    ]
     cli(env, "schedules", "sync")
     listed = cli(env, "schedules", "list")
-    (row,) = listed["schedules"]
+    row, *per_org = listed["schedules"]
+    assert {(r["qstash_schedule"], r["present"], r["fan_out"]) for r in per_org} == {("zapline-tick", True, "per_org")}
     assert (row["name"], row["qstash_schedule"], row["present"], row["paused"]) == (
         "sweeper",
         "zapline-sweeper",
@@ -76,7 +85,7 @@ def test_sync_updates_a_changed_schedule_and_deletes_undeclared_ones_but_no_one_
         listed = cli(env, "schedules", "list")
         assert listed["undeclared"] == [stale.removeprefix("zapline-")]
         result = cli(env, "schedules", "sync")
-        assert result["created"] == []
+        assert result["created"] == ["tick"]
         [updated] = result["updated"]
         assert updated["name"] == "sweeper" and {"cron", "labels", "failure_callback"} <= set(updated["changed"])
         assert result["deleted"] == [stale.removeprefix("zapline-")]

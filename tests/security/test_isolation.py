@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -32,6 +34,7 @@ class Org:
     message_cursor: str = ""
     dead_letter: str = ""
     key_id: str = ""
+    campaign: str = ""
 
 
 def call(org: Org, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -77,6 +80,10 @@ def orgs(stack: Stack) -> tuple[Org, Org]:
     assert recorded.status_code == 200 and recorded.json()["outcome"] == "recorded", recorded.text
     b.dead_letter = "dlq_b_dead"
     b.key_id = call(b, "GET", "/keys").json()["keys"][0]["id"]
+    later = (datetime.now(ZoneInfo("America/Sao_Paulo")) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+    campaign = {"name": "B's", "instance_id": b.tenant.instance_id, "template": "B's offer", "start_at": later,
+                "recipients": [{"phone": "+5511977770201"}]}  # fmt: skip
+    b.campaign = call(b, "POST", "/campaigns", json=campaign).json()["id"]  # scheduled: it runs after the tests
     return a, b
 
 
@@ -93,14 +100,23 @@ CROSS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("POST", "/api/v1/conversations/{conversation_id}/close", "/conversations/{conv}/close", {}),
     ("GET", "/api/v1/leads/{lead_id}", "/leads/{lead}", {}),
     ("POST", "/api/v1/leads/{lead_id}/opt-out", "/leads/{lead}/opt-out", {}),
+    ("PATCH", "/api/v1/leads/{lead_id}", "/leads/{lead}", {"json": {"name": "from A", "tags": ["a"]}}),
     ("GET", "/api/v1/leads", "/leads?phone=%2B5511977770201", {}),
     ("POST", "/api/v1/realtime/subscription", "/realtime/subscription", {"json": {"conversation_id": "{conv}"}}),
     ("GET", "/api/v1/conversations/{conversation_id}", "/conversations/{msg}", {}),  # a message id as an id
     ("GET", "/api/v1/leads/{lead_id}", "/leads/{conv}", {}),
     ("POST", "/api/v1/dead-letters/{dlq_id}/retry", "/dead-letters/{dlq}/retry", {}),
     ("DELETE", "/api/v1/dead-letters/{dlq_id}", "/dead-letters/{dlq}", {}),
+    ("POST", "/api/v1/conversations/{conversation_id}/ai/pause", "/conversations/{conv}/ai/pause", {}),
+    ("POST", "/api/v1/conversations/{conversation_id}/ai/resume", "/conversations/{conv}/ai/resume", {}),
     ("POST", "/api/v1/keys/{key_id}/rotate", "/keys/{key}/rotate", {}),
     ("DELETE", "/api/v1/keys/{key_id}", "/keys/{key}", {}),
+    ("GET", "/api/v1/campaigns/{campaign_id}", "/campaigns/{camp}", {}),
+    ("POST", "/api/v1/campaigns/{campaign_id}/pause", "/campaigns/{camp}/pause", {}),
+    ("POST", "/api/v1/campaigns/{campaign_id}/resume", "/campaigns/{camp}/resume", {}),
+    ("POST", "/api/v1/campaigns/{campaign_id}/cancel", "/campaigns/{camp}/cancel", {}),
+    ("POST", "/api/v1/campaigns", "/campaigns",  # B's instance named in A's campaign
+     {"json": {"name": "A's", "instance_id": "{inst}", "template": "Oi", "recipients": [{"phone": "5511977770001"}]}}),
 ]  # fmt: skip
 # Routes that take no id: A's key reads A's own (checked one by one below).
 OWN = {
@@ -122,11 +138,26 @@ OWN = {
     ("POST", "/api/v1/lanes/{lane}/pause"),
     ("POST", "/api/v1/lanes/{lane}/resume"),
     ("GET", "/api/v1/stats"),
+    ("GET", "/api/v1/campaigns"),  # A's campaigns only (below)
+    ("POST", "/api/v1/campaigns"),  # with A's own instance; B's is not found (CROSS)
     # the organisation's view of the schedules: its own pause flags, its own jobs
     ("GET", "/api/v1/schedules"),
     ("POST", "/api/v1/schedules/{name}/pause"),
     ("POST", "/api/v1/schedules/{name}/resume"),
     ("POST", "/api/v1/schedules/{name}/run"),
+    ("GET", "/api/v1/automations"),  # the organisation's own settings and pause flags
+    ("PUT", "/api/v1/automations"),
+    # the organisation's own retention period and last run
+    ("GET", "/api/v1/retention"),
+    ("PUT", "/api/v1/retention"),
+    # the organisation's AI: its settings, its knowledge (an entry id is a field of the organisation's
+    # own hash; another organisation's id is not found: tests/ai/test_knowledge.py), its owner's messages
+    ("GET", "/api/v1/ai"),
+    ("PUT", "/api/v1/ai"),
+    ("GET", "/api/v1/ai/knowledge"),
+    ("POST", "/api/v1/ai/knowledge/{entry_id}/approve"),
+    ("POST", "/api/v1/ai/knowledge/{entry_id}/reject"),
+    ("GET", "/api/v1/owner/messages"),
 }
 # No organisation key at all: the public schema, and the deployment's schedules (the admin token).
 PUBLIC = {("GET", "/api/v1/openapi.json")}
@@ -142,7 +173,8 @@ ADMIN = {
 def fill(value: Any, b: Org, index: int) -> Any:
     if isinstance(value, str):
         return value.format(conv=b.conversations[index], lead=b.leads[index], msg=b.messages[index],
-                            mcur=b.message_cursor, dlq=b.dead_letter, key=b.key_id)  # fmt: skip
+                            mcur=b.message_cursor, dlq=b.dead_letter, key=b.key_id, camp=b.campaign,
+                            inst=b.tenant.instance_id)  # fmt: skip
     if isinstance(value, dict):
         return {k: fill(v, b, index) for k, v in value.items()}
     return value
@@ -195,6 +227,7 @@ def test_a_listings_and_reads_hold_only_a(orgs: tuple[Org, Org]) -> None:
     assert call(a, "GET", "/followups").json()["steps"] != [{"after_seconds": 7200, "text": "B's follow-up"}]
     daily = call(a, "GET", "/stats/daily").json()["counters"]
     assert daily.get("inbound") == 3 * len(a.conversations), daily  # B's nine messages are not A's
+    assert b.campaign and b.campaign not in json.dumps(call(a, "GET", "/campaigns").json())
 
 
 def test_a_writes_to_its_own_settings_leave_b_unchanged(stack: Stack, orgs: tuple[Org, Org]) -> None:

@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -18,9 +18,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from zapline import automation, jsonsafe, realtime
-from zapline.admin import dashboard, keys, lanes, metrics, operations, org_schedules, platform, stats
+from zapline.admin import automations as org_automations
+from zapline.admin import campaigns, dashboard, keys, lanes, metrics, operations, org_schedules, platform, stats
 from zapline.admin.auth import Principal, Role, authenticate, require
-from zapline.admin.requests import MAX_BODY_BYTES, FollowupSteps, SendMessage, SubscriptionRequest
+from zapline.admin.requests import (
+    CAMPAIGN_BODY_BYTES,
+    MAX_BODY_BYTES,
+    CreateCampaign,
+    FollowupSteps,
+    KnowledgeDecision,
+    RetentionSettings,
+    SendMessage,
+    SubscriptionRequest,
+)
+from zapline.ai import knowledge
+from zapline.ai import settings as ai_settings
+from zapline.ai import store as ai_store
 from zapline.config import get_settings
 from zapline.errors import (
     BadRequest,
@@ -28,8 +41,9 @@ from zapline.errors import (
     RequestTooLarge,
 )
 from zapline.http import guarded, read_limited
+from zapline.jobs.owner import recent_owner_messages
 from zapline.logs import get_logger
-from zapline.store import queries
+from zapline.store import leads, queries, retention
 from zapline.store.clock import org_day, org_timezone
 from zapline.uazapi.national import dial_code, international
 
@@ -84,10 +98,10 @@ def _limit(request: Request) -> int:
     return int(raw)
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    body, whole = await read_limited(request, MAX_BODY_BYTES)
+async def _json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    body, whole = await read_limited(request, limit)
     if not whole:
-        raise RequestTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
+        raise RequestTooLarge(f"body exceeds {limit} bytes")
     try:
         data = jsonsafe.loads_limited(body)
     except ValueError as exc:
@@ -97,8 +111,8 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return data
 
 
-async def _body(request: Request, model: type[M]) -> M:
-    data = await _json_object(request)
+async def _body(request: Request, model: type[M], limit: int = MAX_BODY_BYTES) -> M:
+    data = await _json_object(request, limit)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -107,6 +121,12 @@ async def _body(request: Request, model: type[M]) -> M:
         message = first["msg"].removeprefix("Value error, ")
         too_long = first["type"] in ("string_too_long", "too_long")
         raise (RequestTooLarge if too_long else BadRequest)(f"{where}: {message}" if where else message) from None
+
+
+async def create_campaign(request: Request, org_id: str) -> dict[str, Any]:
+    """A campaign to ``recipients`` (at most 10,000; a body of up to 4 MiB) or to a ``filter`` over the leads,
+    from ``start_at`` (local time) within a daily ``window``: through the bulk lane, each recipient once."""
+    return await campaigns.create(org_id, await _body(request, CreateCampaign, CAMPAIGN_BODY_BYTES))
 
 
 async def list_conversations(request: Request, org_id: str) -> BaseModel:
@@ -140,6 +160,13 @@ async def get_lead(request: Request, org_id: str) -> BaseModel:
     return await queries.get_lead(org_id, _path_id(request, "lead_id"))
 
 
+async def update_lead(request: Request, org_id: str) -> BaseModel:
+    """Change the given fields; ``null`` clears one. The fields an operator sets are the lead's from then
+    on: the AI and the contact sync leave them alone (the lead's ``edited`` list)."""
+    lead_id = _path_id(request, "lead_id")
+    return await leads.update_lead(org_id, lead_id, await _body(request, leads.LeadChanges), source="operator")
+
+
 async def send_message(request: Request, org_id: str) -> dict[str, Any]:
     """Queue a reply in the realtime lane: ``{"text"}`` or ``{"media_url", "media_type", "caption"?}``.
 
@@ -161,6 +188,7 @@ async def send_message(request: Request, org_id: str) -> dict[str, Any]:
     message = await automation.operator_reply(
         org_id, conversation_id, message_id=message_id, author="operator", **fields
     )
+    await ai_store.pause_ai(org_id, conversation_id, "operator")  # a human has it: the AI steps back
     return {"message": message}
 
 
@@ -297,6 +325,17 @@ async def lane_states(request: Request, org_id: str) -> dict[str, Any]:
     return await lanes.listing(org_id)
 
 
+async def automations_list(request: Request, org_id: str) -> BaseModel:
+    """Each automation: on or off (its schedule's pause flag), its texts and settings, its next local run."""
+    return await org_automations.listing(org_id)
+
+
+async def automations_update(request: Request, org_id: str) -> BaseModel:
+    """Change the given sections' given fields (the rest stays); ``enabled`` pauses or resumes its schedule."""
+    body = await _body(request, org_automations.AutomationsUpdate)
+    return await org_automations.update(org_id, body, _actor(request, org_id).key_prefix)
+
+
 async def org_schedule_list(request: Request, org_id: str) -> dict[str, Any]:
     """The declared schedules as this organisation sees them: next run in its timezone, paused or not."""
     return await org_schedules.list_for_org(org_id)
@@ -319,6 +358,20 @@ async def org_schedule_run(request: Request, org_id: str) -> dict[str, Any]:
     return await org_schedules.run_now(org_id, request.path_params["name"], actor.key_prefix)
 
 
+async def retention_settings(request: Request, org_id: str) -> dict[str, Any]:
+    """How long the organisation keeps messages, and what the retention job did last."""
+    return {"message_days": await retention.message_days(org_id), "dead_letter_days": retention.DEAD_LETTER_DAYS,
+            "last_run": await retention.last_run(org_id)}  # fmt: skip
+
+
+async def set_retention(request: Request, org_id: str) -> dict[str, Any]:
+    """``PUT {"message_days": 7..3650}``: the next retention run deletes messages older than that."""
+    body = await _body(request, RetentionSettings)
+    await retention.set_message_days(org_id, body.message_days)
+    log.info("retention set", org=org_id, key_prefix=_principal(request).key_prefix, message_days=body.message_days)
+    return await retention_settings(request, org_id)
+
+
 async def pause_lane(request: Request, org_id: str) -> dict[str, Any]:
     """Hold one lane (``/lanes/{lane}/pause``) or all (``/lanes/pause``) for every instance; idempotent."""
     return await lanes.pause(_actor(request, org_id), request.path_params.get("lane"))
@@ -337,6 +390,74 @@ async def stats_range(request: Request, org_id: str) -> dict[str, Any]:
 
 
 # (path, handler, method, role): an agent reads, replies, closes and follows live; the rest is an owner's.
+# --- AI (zapline.ai; nothing here imports openai) ------------------------------------------------
+
+
+async def get_ai(request: Request, org_id: str) -> BaseModel:
+    """The organisation's AI settings (off until enabled)."""
+    return await ai_settings.ai_settings(org_id)
+
+
+async def put_ai(request: Request, org_id: str) -> BaseModel:
+    """Replace the AI settings; ``enabled`` takes effect on the next lead message."""
+    return await ai_settings.save_ai_settings(org_id, await _body(request, ai_settings.AiSettings))
+
+
+async def _ai_state(org_id: str, conversation_id: str) -> dict[str, Any]:
+    conversation = await queries.get_conversation(org_id, conversation_id)
+    return {"conversation_id": conversation.id, "ai_paused": conversation.ai_paused}
+
+
+async def pause_conversation_ai(request: Request, org_id: str) -> dict[str, Any]:
+    """Take the conversation over: the AI answers it no more until resumed (an operator's reply does this too)."""
+    conversation_id = _path_id(request, "conversation_id")
+    await queries.get_conversation(org_id, conversation_id)
+    await ai_store.pause_ai(org_id, conversation_id, "takeover")
+    return await _ai_state(org_id, conversation_id)
+
+
+async def resume_conversation_ai(request: Request, org_id: str) -> dict[str, Any]:
+    """Let the AI answer the conversation again (after a takeover, an operator's reply or a hand-off)."""
+    conversation_id = _path_id(request, "conversation_id")
+    await queries.get_conversation(org_id, conversation_id)
+    await ai_store.resume_ai(org_id, conversation_id)
+    return await _ai_state(org_id, conversation_id)
+
+
+_KNOWLEDGE_ID = re.compile(r"^kn_[0-9a-f]{12}$")
+
+
+async def list_knowledge(request: Request, org_id: str) -> dict[str, Any]:
+    """What the AI learned from closed conversations: ``?status=pending|approved|rejected``."""
+    status = request.query_params.get("status")
+    if status not in (None, "pending", "approved", "rejected"):
+        raise BadRequest("status must be pending, approved or rejected")
+    return {"items": await knowledge.list_knowledge(org_id, status)}
+
+
+async def _decide_knowledge(request: Request, org_id: str, status: Literal["approved", "rejected"]) -> dict[str, Any]:
+    entry = request.path_params["entry_id"]
+    if not _KNOWLEDGE_ID.match(entry):
+        raise NotFound(f"no knowledge entry {entry[:64]}")
+    body = await _body(request, KnowledgeDecision) if status == "approved" and await request.body() else None
+    return await knowledge.decide(org_id, entry, status, body.answer if body else None)
+
+
+async def approve_knowledge(request: Request, org_id: str) -> dict[str, Any]:
+    """Let the AI use this answer (optionally corrected: ``{"answer": ...}``)."""
+    return await _decide_knowledge(request, org_id, "approved")
+
+
+async def reject_knowledge(request: Request, org_id: str) -> dict[str, Any]:
+    """Never use this answer."""
+    return await _decide_knowledge(request, org_id, "rejected")
+
+
+async def owner_messages(request: Request, org_id: str) -> dict[str, Any]:
+    """The last messages sent to the owner's WhatsApp (assistant answers, summaries, notifications)."""
+    return {"items": await recent_owner_messages(org_id, _limit(request))}
+
+
 ROUTES: list[tuple[str, Handler, str, Role]] = [
     ("/api/v1/conversations", list_conversations, "GET", "agent"),
     ("/api/v1/conversations/{conversation_id}", get_conversation, "GET", "agent"),
@@ -350,6 +471,7 @@ ROUTES: list[tuple[str, Handler, str, Role]] = [
     ("/api/v1/stats/daily", daily, "GET", "agent"),
     ("/api/v1/dead-letters", dead_letters, "GET", "agent"),
     ("/api/v1/leads/{lead_id}", get_lead, "GET", "agent"),
+    ("/api/v1/leads/{lead_id}", update_lead, "PATCH", "agent"),
     ("/api/v1/realtime/token", realtime_token, "POST", "agent"),
     ("/api/v1/realtime/subscription", realtime_subscription, "POST", "agent"),
     ("/api/v1/dead-letters/retry", retry_dead_letters, "POST", "owner"),
@@ -362,15 +484,33 @@ ROUTES: list[tuple[str, Handler, str, Role]] = [
     ("/api/v1/keys/{key_id}", revoke_key, "DELETE", "owner"),
     ("/api/v1/metrics", metrics_text, "GET", "owner"),
     ("/api/v1/schedules", org_schedule_list, "GET", "owner"),
+    ("/api/v1/automations", automations_list, "GET", "owner"),
+    ("/api/v1/automations", automations_update, "PUT", "owner"),
     ("/api/v1/schedules/{name}/pause", org_schedule_pause, "POST", "owner"),
     ("/api/v1/schedules/{name}/resume", org_schedule_resume, "POST", "owner"),
     ("/api/v1/schedules/{name}/run", org_schedule_run, "POST", "owner"),
+    ("/api/v1/retention", retention_settings, "GET", "owner"),
+    ("/api/v1/retention", set_retention, "PUT", "owner"),
     ("/api/v1/lanes", lane_states, "GET", "owner"),
     ("/api/v1/lanes/pause", pause_lane, "POST", "owner"),
     ("/api/v1/lanes/resume", resume_lane, "POST", "owner"),
     ("/api/v1/lanes/{lane}/pause", pause_lane, "POST", "owner"),
     ("/api/v1/lanes/{lane}/resume", resume_lane, "POST", "owner"),
     ("/api/v1/stats", stats_range, "GET", "owner"),
+    ("/api/v1/campaigns", campaigns.list_campaigns, "GET", "owner"),
+    ("/api/v1/campaigns", create_campaign, "POST", "owner"),
+    ("/api/v1/campaigns/{campaign_id}", campaigns.get_campaign, "GET", "owner"),
+    ("/api/v1/campaigns/{campaign_id}/pause", campaigns.pause_campaign, "POST", "owner"),
+    ("/api/v1/campaigns/{campaign_id}/resume", campaigns.resume_campaign, "POST", "owner"),
+    ("/api/v1/campaigns/{campaign_id}/cancel", campaigns.cancel_campaign, "POST", "owner"),
+    ("/api/v1/ai", get_ai, "GET", "agent"),
+    ("/api/v1/ai", put_ai, "PUT", "owner"),
+    ("/api/v1/conversations/{conversation_id}/ai/pause", pause_conversation_ai, "POST", "agent"),
+    ("/api/v1/conversations/{conversation_id}/ai/resume", resume_conversation_ai, "POST", "agent"),
+    ("/api/v1/ai/knowledge", list_knowledge, "GET", "owner"),
+    ("/api/v1/ai/knowledge/{entry_id}/approve", approve_knowledge, "POST", "owner"),
+    ("/api/v1/ai/knowledge/{entry_id}/reject", reject_knowledge, "POST", "owner"),
+    ("/api/v1/owner/messages", owner_messages, "GET", "owner"),
 ]
 
 routes = [Route(path, endpoint(handler, role=role), methods=[method]) for path, handler, method, role in ROUTES]

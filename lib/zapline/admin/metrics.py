@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from zapline.admin.operations import JOB_NAMES
+from zapline.ai.budget import AI_PURPOSES
 from zapline.clients import redis_client
 from zapline.qstash import LANES
 from zapline.store.clock import now_ms, org_timezone
@@ -132,7 +133,9 @@ async def exposition(org_id: str) -> str:
         *_family("zapline_schedule_runs_total", "counter",
                  "Timed jobs that ran: follow-up steps (fired, or stale: the conversation moved on) and NPS surveys.",
                  [({**org, "schedule": s, "outcome": o}, counted[field]) for (s, o), field in SCHEDULE_RUNS.items()]),
-        *_family("zapline_ai_tokens_total", "counter", "AI tokens used: always 0, Zapline makes no AI calls yet.",
-                 [(org, 0)]),
+        *_family("zapline_ai_tokens_total", "counter",
+                 "OpenAI tokens used (prompt + completion; a transcription counts its transcript's), by purpose.",
+                 [({**org, "purpose": p}, counted[f"ai_tokens:{p}"]) for p in AI_PURPOSES]),
+        *_family("zapline_ai_replies_total", "counter", "AI replies queued to leads.", [(org, counted["ai_replies"])]),
     ]  # fmt: skip
     return "\n".join(lines) + "\n"

@@ -19,9 +19,19 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from zapline import __version__, qstash
-from zapline.admin import api, keys, operations
+from zapline.admin import api, automations, keys, operations
+from zapline.admin import campaigns as campaign_api
 from zapline.admin import responses as out
-from zapline.admin.requests import FollowupSteps, SendMessage, SubscriptionRequest
+from zapline.admin.requests import (
+    CreateCampaign,
+    FollowupSteps,
+    KnowledgeDecision,
+    RetentionSettings,
+    SendMessage,
+    SubscriptionRequest,
+)
+from zapline.ai.settings import AiSettings
+from zapline.store import leads
 from zapline.store.records import Conversation, Lead, Message, Page
 
 __all__ = ["OPERATIONS", "PATH", "Operation", "Param", "document", "missing"]
@@ -61,6 +71,7 @@ CONVERSATION = _path_id("conversation_id", api._IDS["conversation_id"].pattern, 
 LEAD = _path_id("lead_id", api._IDS["lead_id"].pattern, "lead")
 DLQ = _path_id("dlq_id", operations._ID.pattern, "dead letter")
 KEY = _path_id("key_id", keys.KEY_ID.pattern, "API key")
+CAMPAIGN = _path_id("campaign_id", campaign_api.CAMPAIGN_ID.pattern, "campaign")
 LIMIT = Param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "page size")
 CURSOR = Param("cursor", "query", {"type": "string", "maxLength": 256}, "the previous page's next_cursor")
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -77,6 +88,8 @@ DEAD_LETTER_FILTERS = (
     Param("since", "query", _INSTANT, "YYYY-MM-DD (the organisation's timezone, inclusive) or epoch ms"),
     Param("until", "query", _INSTANT, "YYYY-MM-DD (the organisation's timezone, inclusive) or epoch ms"),
 )
+KNOWLEDGE = _path_id("entry_id", r"^kn_[0-9a-f]{12}$", "knowledge entry")
+KNOWLEDGE_STATUS = Param("status", "query", {"type": "string", "enum": ["pending", "approved", "rejected"]}, "filter")
 LANE = Param("lane", "path", {"type": "string", "enum": list(qstash.LANES)}, "a send lane")
 SCHEDULE = Param("name", "path", {"type": "string", "pattern": r"^[a-z][a-z0-9-]{0,40}$"}, "a declared schedule")
 RANGE = (
@@ -107,6 +120,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", f"{V1}/leads"): Operation("A lead by its phone", Lead, params=(PHONE,), errors=frozenset({404})),
     ("GET", f"{V1}/leads/{{lead_id}}"): Operation("One lead", Lead, params=(LEAD,)),
+    ("PATCH", f"{V1}/leads/{{lead_id}}"): Operation(
+        "Change a lead's profile; what an operator sets, the AI and the sync leave alone",
+        Lead,
+        leads.LeadChanges,
+        (LEAD,),
+    ),  # fmt: skip
     ("POST", f"{V1}/leads/{{lead_id}}/opt-out"): Operation("No more messages to this lead", Lead, params=(LEAD,)),
     ("GET", f"{V1}/followups"): Operation("The organisation's follow-up steps", FollowupSteps),
     ("PUT", f"{V1}/followups"): Operation("Replace the follow-up steps", FollowupSteps, FollowupSteps),
@@ -143,6 +162,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", f"{V1}/metrics"): Operation("The organisation's counters for Prometheus", None),
     ("GET", f"{V1}/schedules"): Operation("The schedules as the organisation sees them", out.OrgSchedules),
+    ("GET", f"{V1}/automations"): Operation("The automations: on or off, texts, next runs", automations.Automations),
+    ("PUT", f"{V1}/automations"): Operation(
+        "Change automations (what is left out stays)", automations.Automations, automations.AutomationsUpdate
+    ),
     ("POST", f"{V1}/schedules/{{name}}/pause"): Operation(
         "Pause a per-organisation schedule for the organisation", out.OrgScheduleChange, params=(SCHEDULE,)
     ),
@@ -152,12 +175,57 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", f"{V1}/schedules/{{name}}/run"): Operation(
         "Run a per-organisation schedule's job for the organisation now", out.OrgScheduleRun, params=(SCHEDULE,)
     ),
+    ("GET", f"{V1}/retention"): Operation(
+        "How long messages are kept, and the retention job's latest run", out.Retention
+    ),
+    ("PUT", f"{V1}/retention"): Operation(
+        "Set how many days messages are kept (7..3650)", out.Retention, RetentionSettings
+    ),
     ("GET", f"{V1}/lanes"): Operation("Each send lane: paused or running, and its backlog", out.LaneStates),
     ("POST", f"{V1}/lanes/pause"): Operation("Pause every send lane", out.LaneChanges),
     ("POST", f"{V1}/lanes/resume"): Operation("Resume every send lane", out.LaneChanges),
     ("POST", f"{V1}/lanes/{{lane}}/pause"): Operation("Pause one send lane", out.LaneChanges, params=(LANE,)),
     ("POST", f"{V1}/lanes/{{lane}}/resume"): Operation("Resume one send lane", out.LaneChanges, params=(LANE,)),
     ("GET", f"{V1}/stats"): Operation("Counters and NPS per day over a range of days", out.StatsRange, params=RANGE),
+    ("GET", f"{V1}/campaigns"): Operation("Campaigns, newest first", out.CampaignList, params=(LIMIT,)),
+    ("POST", f"{V1}/campaigns"): Operation(
+        "Create a campaign and schedule it", out.Campaign, CreateCampaign, errors=frozenset({404})
+    ),
+    ("GET", f"{V1}/campaigns/{{campaign_id}}"): Operation(
+        "One campaign: status and counters", out.Campaign, params=(CAMPAIGN,)
+    ),
+    ("POST", f"{V1}/campaigns/{{campaign_id}}/pause"): Operation(
+        "Hold a campaign's sends", out.CampaignChange, params=(CAMPAIGN,), errors=frozenset({409})
+    ),
+    ("POST", f"{V1}/campaigns/{{campaign_id}}/resume"): Operation(
+        "Send a paused campaign again (or hand a draft to QStash)",
+        out.CampaignChange,
+        params=(CAMPAIGN,),
+        errors=frozenset({409}),
+    ),
+    ("POST", f"{V1}/campaigns/{{campaign_id}}/cancel"): Operation(
+        "Stop a campaign for good", out.CampaignChange, params=(CAMPAIGN,), errors=frozenset({409})
+    ),
+    ("GET", f"{V1}/ai"): Operation("The organisation's AI settings", AiSettings),
+    ("PUT", f"{V1}/ai"): Operation("Replace the AI settings", AiSettings, AiSettings),
+    ("POST", f"{V1}/conversations/{{conversation_id}}/ai/pause"): Operation(
+        "Take the conversation over: the AI stops answering it", out.ConversationAi, params=(CONVERSATION,)
+    ),
+    ("POST", f"{V1}/conversations/{{conversation_id}}/ai/resume"): Operation(
+        "Let the AI answer the conversation again", out.ConversationAi, params=(CONVERSATION,)
+    ),
+    ("GET", f"{V1}/ai/knowledge"): Operation(
+        "Knowledge the AI proposed from closed conversations", out.KnowledgeList, params=(KNOWLEDGE_STATUS,)
+    ),
+    ("POST", f"{V1}/ai/knowledge/{{entry_id}}/approve"): Operation(
+        "Let the AI use this answer (optionally corrected)", out.KnowledgeEntry, KnowledgeDecision, (KNOWLEDGE,)
+    ),
+    ("POST", f"{V1}/ai/knowledge/{{entry_id}}/reject"): Operation(
+        "Never use this answer", out.KnowledgeEntry, params=(KNOWLEDGE,)
+    ),
+    ("GET", f"{V1}/owner/messages"): Operation(
+        "The last messages sent to the owner's WhatsApp", out.OwnerMessages, params=(LIMIT,)
+    ),
 }
 
 _ERRORS = {

@@ -8,7 +8,7 @@ are in ``store/records.py``; request bodies in ``admin/requests.py``.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,10 @@ from zapline.store.records import Conversation, Message
 __all__ = [
     "ApiKeyInfo",
     "BulkRetry",
+    "Campaign",
+    "CampaignChange",
+    "CampaignCounters",
+    "CampaignList",
     "CleanedDeadLetters",
     "ClosedConversation",
     "DailyStats",
@@ -31,6 +35,8 @@ __all__ = [
     "LaneChanges",
     "LaneStates",
     "RealtimeToken",
+    "Retention",
+    "RetentionRun",
     "RetriedDeadLetter",
     "RetryFailed",
     "RevokedKey",
@@ -204,6 +210,23 @@ class OrgScheduleRun(_Answer):
     qstash_message_id: str
 
 
+class RetentionRun(_Answer):
+    local_time: str = Field(description="the firing, in the organisation's timezone (run now: now-…)")
+    rounds: int = Field(description="rounds so far; each deletes at most ZAPLINE_RETENTION_BATCH messages")
+    finished: bool = Field(description="false while a next round is queued")
+    totals: dict[str, int] = Field(description="messages, dead_letters, aliases, conversations, indexed")
+    cutoff: int = Field(description="messages WhatsApp-timed before this (epoch ms) were deleted")
+    message_days: int
+    started_at: int
+    at: int = Field(description="when the latest round finished (epoch ms)")
+
+
+class Retention(_Answer):
+    message_days: int = Field(description="days a message is kept, by its WhatsApp time (default 180)")
+    dead_letter_days: int = Field(description="days a dead letter is kept")
+    last_run: RetentionRun | None = Field(None, description="the retention job's latest firing")
+
+
 class LaneStates(_Answer):
     lanes: list[LaneState]
 
@@ -232,3 +255,89 @@ class StatsRange(_Answer):
     days: list[DailyStats]
     totals: dict[str, int]
     nps: float | None
+
+
+class ConversationAi(_Answer):
+    conversation_id: str
+    ai_paused: str | None = Field(description="operator, handoff or takeover while the AI stays out; null: it answers")
+
+
+class KnowledgeEntry(_Answer):
+    id: str
+    question: str
+    answer: str
+    status: str = Field(description="pending, approved or rejected")
+    conversation_id: str
+    created_at: int
+    decided_at: int | None = None
+
+
+class KnowledgeList(_Answer):
+    items: list[KnowledgeEntry]
+
+
+class OwnerMessage(_Answer):
+    key: str
+    cause: str
+    text: str
+    instance_id: str
+    wa_id: str | None = None
+    sent_at: int
+
+
+class OwnerMessages(_Answer):
+    items: list[OwnerMessage]
+
+
+class CampaignCounters(_Answer):
+    """Each recipient counts once per counter, however often a job or a webhook is delivered."""
+
+    queued: int = Field(description="handed to QStash's bulk lane, no outcome yet")
+    sent: int = Field(description="UAZAPI took it")
+    delivered: int = Field(description="delivered to the phone (read ones included)")
+    read: int
+    replied: int = Field(description="the lead wrote after the campaign's message")
+    failed: int = Field(description="UAZAPI refused it, or it could not be sent after QStash's retries")
+    skipped: int
+    skipped_by_reason: dict[str, int] = Field(
+        description="opted_out, not_on_whatsapp, invalid_phone, duplicate, cancelled, empty_message"
+    )
+
+
+class CampaignMediaInfo(_Answer):
+    url: str
+    media_type: str
+    file_name: str | None = None
+
+
+class Campaign(_Answer):
+    id: str = Field(pattern=r"^camp_[0-9a-f]{12}$")
+    name: str
+    instance_id: str
+    status: Literal["draft", "scheduled", "running", "paused", "completed", "cancelled"] = Field(
+        description="draft: stored, its first job not yet in QStash (resume hands it over)"
+    )
+    template: str
+    media: CampaignMediaInfo | None = None
+    audience: Literal["recipients", "filter"]
+    filter: dict[str, Any] | None = Field(None, description="the filter as given (audience filter)")
+    total: int | None = Field(description="recipients; null until a filter is resolved, when the campaign starts")
+    fanned_out: int = Field(description="recipients handed to the fan-out so far")
+    timezone: str
+    start_at: str = Field(description="local date and time, the organisation's timezone")
+    window: dict[str, str] | None = Field(None, description='{"from": "HH:MM", "to": "HH:MM"}, local')
+    created_at: int
+    started_at: int | None = None
+    paused_at: int | None = None
+    completed_at: int | None = None
+    cancelled_at: int | None = None
+    counters: CampaignCounters
+
+
+class CampaignList(_Answer):
+    items: list[Campaign] = Field(description="newest first")
+
+
+class CampaignChange(_Answer):
+    campaign: Campaign
+    changed: bool = Field(description="False when it already was so (idempotent)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zapline import qstash
+from zapline import notifications, qstash
 from zapline.clients import redis_client
 from zapline.config import get_settings
 from zapline.errors import LeadOptedOut, TransientError, UazapiRejected, UazapiUnavailable
@@ -117,6 +117,7 @@ async def send(job: SendJob, delivery: Delivery) -> dict[str, Any]:
             sent = await _deliver(instance, number, message)
         except UazapiRejected as exc:
             await _show(job.org_id, await fail_send(job.org_id, message["id"], exc.message))
+            await notifications.send_failed(job.org_id, message["instance_id"], message["id"])  # a burst: the owner
             raise
         except UazapiUnavailable as exc:
             if "status" in exc.context:  # UAZAPI answered (429, 5xx): nothing was sent

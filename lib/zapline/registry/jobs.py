@@ -22,7 +22,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from zapline import qstash
 from zapline.errors import InvalidPayload
 
-__all__ = ["FAILURES_PATH", "JobKind", "JobPayload", "Registry", "enqueue", "enqueue_many"]
+__all__ = [
+    "FAILURES_PATH",
+    "JobKind",
+    "JobPayload",
+    "Registry",
+    "ScheduledJob",
+    "enqueue",
+    "enqueue_many",
+    "scheduled_dedup",
+]
 
 FAILURES_PATH = "/api/failures/qstash"
 JOBS_PREFIX = "/api/jobs/"
@@ -35,6 +44,20 @@ class JobPayload(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     org_id: str = Field(pattern=r"^org_[0-9a-z]{10}$")
+
+
+class ScheduledJob(JobPayload):
+    """The payload of a per-organisation scheduled job: which schedule, and which local firing
+    (declared here rather than in ``registry/schedules.py`` so ``jobs/kinds.py`` can use it: the
+    schedules import the kinds)."""
+
+    schedule: str
+    local_time: str  # the firing in the organisation's zone, "YYYY-MM-DDTHH:MM"
+
+
+def scheduled_dedup(job: ScheduledJob) -> str:
+    """The deduplication id of a per-organisation firing: ``<schedule>-<org>-<local date/time>``."""
+    return f"{job.schedule}-{job.org_id}-{job.local_time}"
 
 
 P = TypeVar("P", bound=JobPayload)

@@ -26,8 +26,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from zapline.cron import Cron, parse_cron
-from zapline.jobs.kinds import SWEEP
-from zapline.registry.jobs import JobKind, JobPayload
+from zapline.jobs.kinds import AUTOMATION, CONTACT_SYNC_START, RETENTION, SWEEP
+from zapline.registry.jobs import JobKind, JobPayload, ScheduledJob, scheduled_dedup
 
 __all__ = [
     "CRON_PREFIX",
@@ -48,18 +48,6 @@ PREFIX = "zapline-"  # QStash schedule ids Zapline owns; `schedules sync` never 
 CRON_PREFIX = "/api/cron/"
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 HOUR_MS = 3_600_000
-
-
-class ScheduledJob(JobPayload):
-    """The payload of a per-organisation scheduled job: which schedule, and which local firing."""
-
-    schedule: str
-    local_time: str  # the firing in the organisation's zone, "YYYY-MM-DDTHH:MM"
-
-
-def scheduled_dedup(job: ScheduledJob) -> str:
-    """The deduplication id of a per-organisation firing: ``<schedule>-<org>-<local date/time>``."""
-    return f"{job.schedule}-{job.org_id}-{job.local_time}"
 
 
 @dataclass(frozen=True)
@@ -191,5 +179,15 @@ def check_declared(schedules: Iterable[Schedule]) -> list[Schedule]:
 
 SCHEDULES: list[Schedule] = check_declared([
     Schedule("sweeper", "*/5 * * * *", job=SWEEP),
+    # messages past the organisation's retention period, week-old dead letters: 03:30, its quietest hour
+    Schedule("retention", "30 3 * * *", job=RETENTION, timezone="org", fan_out="per_org"),
+    # every 6 hours of each organisation's day, through the one hourly tick (no QStash schedule of its own)
+    Schedule("contact-sync", "0 */6 * * *", job=CONTACT_SYNC_START, timezone="org", fan_out="per_org"),
+    # the organisation's automations (zapline.automations), at their local times, through the tick
+    Schedule("daily-summary", "0 18 * * *", job=AUTOMATION, timezone="org", fan_out="per_org"),
+    Schedule("birthdays", "0 9 * * *", job=AUTOMATION, timezone="org", fan_out="per_org"),
+    Schedule("inactive", "0 10 * * 1", job=AUTOMATION, timezone="org", fan_out="per_org"),
+    Schedule("opportunities", "0 15 * * 2,4", job=AUTOMATION, timezone="org", fan_out="per_org"),
+    Schedule("weekly-report", "0 23 * * 0", job=AUTOMATION, timezone="org", fan_out="per_org"),
 ])  # fmt: skip
 """Every declared schedule. Adding one is one line here (plus its job kind, in jobs/kinds.py)."""

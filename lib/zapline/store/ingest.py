@@ -41,6 +41,7 @@ class IngestResult:
     nps_score: int | None = None
     opted_out: bool = False
     poll: dict[str, Any] | None = None  # a vote: the poll it answers, with its tally updated
+    ai: dict[str, Any] | None = None  # its AI work: {"media", "reply", "delay"} (ingest.lua ai_work)
 
 
 async def _run(ref: InstanceRef, token: str, op: str, day_ms: int, **args: Any) -> dict[str, Any]:
@@ -95,6 +96,7 @@ async def ingest_message(
         nps_score=result.get("nps_score"),
         opted_out=bool(result.get("opted_out")),
         poll=result.get("poll"),
+        ai=result.get("ai") or None,
     )
 
 
@@ -130,8 +132,8 @@ async def authenticate_instance(ref: InstanceRef, token: str | None) -> None:
 
 async def ingest_self_chat(ref: InstanceRef, token: str) -> IngestResult:
     """The instance's own chat: the instance and token are checked, nothing is stored."""
-    await _run(ref, token, "self_chat", 0)
-    return IngestResult(outcome="self_chat")
+    result = await _run(ref, token, "self_chat", 0)
+    return IngestResult(outcome="self_chat", ai={"assistant": True} if result.get("ai") else None)
 
 
 async def record_sent(org_id: str, message_id: str, wa_id: str | None, timestamp: int | None) -> dict[str, Any]:

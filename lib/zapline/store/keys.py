@@ -14,6 +14,10 @@ Retention is explicit:
   the organisation; days folded into it are never read again, so their expiry loses nothing.
 - ``dead`` (dead letters seen by the failures function): the newest ``DEAD_LETTERS_KEPT``;
   ``dead-seen:*`` (which callbacks were recorded): 30 days, longer than QStash keeps a dead letter.
+- ``auto-run:*`` (an automation's firing ran): 35 days; ``notify:*`` (a notification this hour) and
+  ``send-fails:*`` (recent failed sends of an instance): 1 hour.
+- ``msg:*``, ``conv:*:msgs`` entries, ``wa:*`` aliases and long-closed conversations: the retention job
+  (``store/retention.py``), after the organisation's retention period; ``dead`` records after 7 days.
 - everything else lives until the retention job or an operator removes it.
 """
 
@@ -33,6 +37,9 @@ EARLY_EVENTS_TTL = 7 * 24 * 3600
 DEAD_LETTERS_KEPT = 1000
 DEAD_LETTER_SEEN_TTL = 30 * 24 * 3600
 DAILY_COUNTER_TTL = 400 * 24 * 3600
+AUTOMATION_RUN_TTL = 35 * 24 * 3600  # longer than QStash keeps retrying or a dead letter
+NOTIFY_MARK_TTL = 3600  # at most one notification per cause and conversation (or instance) an hour
+SEND_FAILURES_TTL = 3600
 
 
 # Every per-organisation key: its name here, its suffix after ``zl:{<org>}:`` (``{}`` for each id).
@@ -56,9 +63,26 @@ TEMPLATES = {
     "metrics_totals": "metrics:totals",
     "dead_letters": "dead",
     "dead_letter_seen": "dead-seen:{}",
+    "campaigns": "campaigns",
+    "campaign": "campaign:{}",
+    "campaign_recipients": "campaign:{}:to",
+    "campaign_staged": "campaign:{}:to:{}",
+    "campaign_marks": "campaign:{}:marks",
+    "campaign_held": "campaign:{}:held",
     "unknown_events": "events:unknown",
     "outbox": "outbox",
     "timers": "timers",
+    "retention_index": "retention:convs",
+    "retention_state": "retention:state",
+    "owner_message": "owner-msg:{}",
+    "owner_messages": "owner-msgs",
+    "ai_knowledge": "ai:knowledge",
+    "automation_run": "auto-run:{}:{}",
+    "automation_marks": "auto-marks",
+    "notify_mark": "notify:{}:{}",
+    "send_failures": "send-fails:{}",
+    "contact_sync": "contacts:{}:sync",
+    "contact_digests": "contacts:{}:digests",
 }
 
 
@@ -70,10 +94,14 @@ FIELDS = {
     "instance_chat": "chat:{}",  # instance hash: <chat jid> → <conversation>|<lead>|<early events until, ms>
     "timer_followup": "fu|{}|{}",  # timers: <conversation>|<epoch>
     "timer_nps": "nps|{}",  # timers: <conversation>
+    "retention_days": "retention_message_days",  # org hash: days this organisation keeps messages (store/retention.py)
     "api_key": "apikey:{}",  # org hash: <key id> → the API key's record as JSON (admin/auth.py)
     # instance hash: <lane> → "<key prefix>|<ms>" while an owner holds that send lane (admin/lanes.py).
     # In the instance hash because the send job's claim reads that hash anyway: a check costs no command.
     "lane_paused": "paused:{}",
+    "automation": "automation:{}",  # org hash: one automation's settings as JSON (automations/settings.py)
+    "mark_birthday": "birthday:{}",  # automation_marks: <lead> → the year greeted
+    "mark_inactive": "inactive:{}",  # automation_marks: <lead> → when a reactivation was sent (ms)
 }
 
 
@@ -162,7 +190,8 @@ class OrgKeys:
         return self.prefix + TEMPLATES["lead_index"]
 
     def lead(self, lead_id: str) -> str:
-        """Hash: id, phone, lid, name, instance_id, chat_jid, created_at, opted_out."""
+        """Hash: id, phone, lid, name, instance_id, chat_jid, created_at, opted_out; the profile (store/leads.py):
+        email, birthday, tags and fields (JSON), labels (JSON), profile_picture, edited (JSON), updated_at."""
         return self.prefix + TEMPLATES["lead"].format(lead_id)
 
     def lead_conversations(self, lead_id: str) -> str:
@@ -220,6 +249,34 @@ class OrgKeys:
         return self.prefix + TEMPLATES["dead_letter_seen"].format(dlq_id)
 
     @property
+    def campaigns(self) -> str:
+        """Sorted set: campaign ids by creation time (ms)."""
+        return self.prefix + TEMPLATES["campaigns"]
+
+    def campaign(self, campaign_id: str) -> str:
+        """Hash: a campaign's settings, status, fan-out cursor and counters (``n:<counter>``; campaigns/view.py)."""
+        return self.prefix + TEMPLATES["campaign"].format(campaign_id)
+
+    def campaign_recipients(self, campaign_id: str) -> str:
+        """List: the campaign's recipients as JSON, in fan-out order (a filter's, once resolved). A list
+        still being written (``:to:<token>``) lives a day at most; the campaign's own lives with it."""
+        return self.prefix + TEMPLATES["campaign_recipients"].format(campaign_id)
+
+    def campaign_staged(self, campaign_id: str, token: str) -> str:
+        """List: a filter's recipients while they are being resolved (renamed to ``campaign_recipients``
+        in one step once complete, so a retried resolution never mixes two; TTL one day)."""
+        return self.prefix + TEMPLATES["campaign_staged"].format(campaign_id, token)
+
+    def campaign_marks(self, campaign_id: str) -> str:
+        """Hash: ``<counter>:<recipient index or message/lead id>`` → 1, so each recipient moves each
+        counter once however often a job or a webhook is delivered (``t``: its outcome)."""
+        return self.prefix + TEMPLATES["campaign_marks"].format(campaign_id)
+
+    def campaign_held(self, campaign_id: str) -> str:
+        """Set: ``<index>|<chat jid>`` of sends that arrived while the campaign was paused (resume re-queues them)."""
+        return self.prefix + TEMPLATES["campaign_held"].format(campaign_id)
+
+    @property
     def outbox(self) -> str:
         """Sorted set: outbound messages stored but whose send job QStash has not confirmed (ms).
         Removed once the publish succeeds; the sweeper re-publishes what stays."""
@@ -230,6 +287,63 @@ class OrgKeys:
         """Sorted set: timers to publish (``timer_member``), by when they must be in QStash (ms).
         Removed once published and armed; the sweeper re-publishes what stays."""
         return self.prefix + TEMPLATES["timers"]
+
+    @property
+    def retention_index(self) -> str:
+        """Sorted set: conversation id → WhatsApp time (ms) of its oldest message, fed from the inbox by
+        the retention job: the conversations whose messages may outlive the retention period."""
+        return self.prefix + TEMPLATES["retention_index"]
+
+    @property
+    def retention_state(self) -> str:
+        """Hash: the retention job's place (``indexed_through``, ``feed_from``, the alias scan's
+        ``alias_cursor`` and ``alias_debt``) and ``last_run`` as JSON (store/retention.py)."""
+        return self.prefix + TEMPLATES["retention_state"]
+
+    def owner_message(self, key: str) -> str:
+        """String: ``sending|<ms>`` while a message to the owner is being sent, then ``sent`` (TTL 2 days)."""
+        return self.prefix + TEMPLATES["owner_message"].format(key)
+
+    @property
+    def ai_knowledge(self) -> str:
+        """Hash: knowledge entry id → JSON {id, question, answer, status (pending|approved|rejected), …}."""
+        return self.prefix + TEMPLATES["ai_knowledge"]
+
+    @property
+    def owner_messages(self) -> str:
+        """List, newest first: the messages sent to the owner as JSON (capped), for the API and dashboard."""
+        return self.prefix + TEMPLATES["owner_messages"]
+
+    def automation_run(self, schedule: str, local_time: str) -> str:
+        """String ``done``: this automation's firing (its local date and time) ran; a QStash retry
+        after the 10-minute deduplication window finds it and does nothing (TTL ``AUTOMATION_RUN_TTL``)."""
+        return self.prefix + TEMPLATES["automation_run"].format(schedule, local_time)
+
+    @property
+    def automation_marks(self) -> str:
+        """Hash: per-lead markers of the automations (``birthday:<lead>`` → year, ``inactive:<lead>`` → ms);
+        one field per lead and automation at most, so it grows with the leads and no further."""
+        return self.prefix + TEMPLATES["automation_marks"]
+
+    def notify_mark(self, cause: str, subject: str) -> str:
+        """String: a notification of ``cause`` about ``subject`` (a conversation or an instance) was sent
+        this hour; its value names the trigger (SET NX, TTL ``NOTIFY_MARK_TTL``)."""
+        return self.prefix + TEMPLATES["notify_mark"].format(cause, subject)
+
+    def send_failures(self, instance_id: str) -> str:
+        """Sorted set: the instance's failed sends of the last minutes (ms), for the burst notification
+        (TTL ``SEND_FAILURES_TTL``, trimmed on each write)."""
+        return self.prefix + TEMPLATES["send_failures"].format(instance_id)
+
+    def contact_sync(self, instance_id: str) -> str:
+        """Hash: the instance's contact sync (store/contacts.py): run, status (running|done), offset (the
+        next batch's cursor, saved after each batch), started_at, finished_at, batches and counters."""
+        return self.prefix + TEMPLATES["contact_sync"].format(instance_id)
+
+    def contact_digests(self, instance_id: str) -> str:
+        """Hash: chat JID → digest of the name, picture and labels the contact sync last applied to its lead
+        (one field per lead of the instance): an unchanged contact costs no write."""
+        return self.prefix + TEMPLATES["contact_digests"].format(instance_id)
 
     @property
     def unknown_events(self) -> str:

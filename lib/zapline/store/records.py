@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -22,6 +23,23 @@ OptInt = Annotated[int | None, BeforeValidator(_none_if_empty)]
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
+def _json_list(value: Any) -> Any:
+    if value in (None, "", "{}"):  # "{}": an empty list as Lua's cjson writes it
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _json_fields(value: Any) -> Any:
+    if value in (None, "", "[]"):
+        return {}
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return dict(sorted(loaded.items())) if isinstance(loaded, dict) else loaded
+
+
+JsonList = Annotated[list[str], BeforeValidator(_json_list)]
+JsonFields = Annotated[dict[str, str], BeforeValidator(_json_fields)]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -35,6 +53,16 @@ class Lead(_Record):
     chat_jid: Opt = None
     created_at: int
     opted_out: Flag = False
+    email: Opt = None
+    birthday: Opt = Field(None, description="YYYY-MM-DD, or --MM-DD when the year is unknown")
+    tags: JsonList = Field(default_factory=list, description="stored as a JSON list in field tags")
+    fields: JsonFields = Field(default_factory=dict, description="custom fields, stored as JSON in field fields")
+    labels: JsonList = Field(default_factory=list, description="the chat's WhatsApp labels (contact sync)")
+    profile_picture: Opt = Field(None, description="URL of the WhatsApp profile picture (contact sync)")
+    edited: JsonList = Field(
+        default_factory=list, description="fields an operator set (fields.<key>: a custom field): AI, sync skip them"
+    )
+    updated_at: OptInt = None
 
 
 class Conversation(_Record):
@@ -56,6 +84,10 @@ class Conversation(_Record):
     preview: Opt = None
     nps_score: OptInt = None
     nps_state: Opt = Field(None, description="scheduled, sending, sent, answered, expired or skipped")
+    ai_paused: Opt = Field(None, description="why the AI stays out: operator, handoff or takeover; unset: it answers")
+    ai_summary: Opt = Field(None, description="the AI's summary of the closed conversation")
+    ai_outcome: Opt = Field(None, description="sale, no_sale, resolved, unresolved or other (the AI's reading)")
+    ai_intent: Opt = Field(None, description="what the lead wanted, in a few words (the AI's reading)")
 
 
 class Message(_Record):
@@ -83,6 +115,15 @@ class Message(_Record):
     edited_at: int | None = None
     deleted: bool = False
     error: str | None = None
+    author: str | None = Field(
+        None, description="who wrote an outbound message: ai, nps, campaign, automation; unset: operator or phone"
+    )
+    campaign_id: str | None = Field(None, description="the campaign an outbound message (author campaign) belongs to")
+    ai: dict[str, Any] | None = Field(
+        None,
+        description="what the AI read in it: transcript (voice notes), analysis (images: document type, boleto "
+        "fields and their check), document (PDFs: pages, text layer, summary, fields)",
+    )
 
 
 T = TypeVar("T")

@@ -146,6 +146,12 @@ async def create_instance(
     }
     instance_key = f"{org_id}.{instance_id}.{secret}"
     values = {**record, "token": token, "key_hash": digest(secret), "key_prefix": key_prefix(instance_key)}
+    if org.get("ai"):  # the organisation's AI settings: mirrored on its instances (ai/settings.py)
+        from zapline.ai.settings import AI_FIELD, AiSettings, instance_flag
+
+        flag = instance_flag(AiSettings.model_validate_json(org["ai"]))
+        if flag is not None:
+            values[AI_FIELD] = flag
     await run_redis(redis.hset(keys.instance(instance_id), values=values))
     return {**record, "key_prefix": values["key_prefix"]}, instance_key
 

@@ -128,3 +128,46 @@ async def configure_webhook(instance: Instance, url: str) -> list[dict[str, Any]
     await _call(instance, "POST", "/webhook", payload)
     body = await _call(instance, "GET", "/webhook")
     return list(body) if isinstance(body, list) else [body]
+
+
+# --- contacts (the contact sync, jobs/contacts.py) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    chats: list[dict[str, Any]]  # Chat objects as UAZAPI stores them (parsed by uazapi/contacts.py)
+    total: int | None  # pagination.totalRecords, when UAZAPI gave it
+
+
+async def find_chats(instance: Instance, *, limit: int, offset: int) -> ChatPage:
+    """``POST /chat/find``: one page of the instance's 1:1 chats (``wa_isGroup: false``), in the stable
+    order of their JIDs, with the name, picture and labels UAZAPI holds for each."""
+    payload = {"operator": "AND", "sort": "+wa_chatid", "limit": limit, "offset": offset, "wa_isGroup": False}
+    body = await _call(instance, "POST", "/chat/find", payload)
+    body = body if isinstance(body, dict) else {}
+    chats = body.get("chats")
+    pagination = body.get("pagination")
+    total = pagination.get("totalRecords") if isinstance(pagination, dict) else None
+    return ChatPage(
+        [c for c in chats if isinstance(c, dict)] if isinstance(chats, list) else [],
+        int(total) if isinstance(total, int) and not isinstance(total, bool) else None,
+    )
+
+
+async def list_labels(instance: Instance) -> dict[str, str]:
+    """``GET /labels``: the instance's WhatsApp labels, id → name."""
+    body = await _call(instance, "GET", "/labels")
+    labels: dict[str, str] = {}
+    for label in body if isinstance(body, list) else []:
+        if isinstance(label, dict) and isinstance(label.get("name"), str):
+            label_id = label.get("id", label.get("labelid"))
+            if isinstance(label_id, str | int) and not isinstance(label_id, bool):
+                labels[str(label_id)] = label["name"]
+    return labels
+
+
+async def chat_details(instance: Instance, number: str, *, preview: bool = False) -> dict[str, Any]:
+    """``POST /chat/details``: one chat with every field, its picture refreshed (``image``, or
+    ``imagePreview`` with ``preview``)."""
+    body = await _call(instance, "POST", "/chat/details", {"number": number, "preview": preview})
+    return dict(body) if isinstance(body, dict) else {}

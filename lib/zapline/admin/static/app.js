@@ -90,6 +90,21 @@
   });
   function refreshConversations() { clearTimeout(convTimer); convTimer = setTimeout(loadConversations, 150); }
 
+  // What the AI read in a lead's file: a voice note's transcript, an image's extraction (a boleto's
+  // check: valid, or flagged with its problems), a PDF's summary. Text only, never markup.
+  function aiReading(ai) {
+    const out = [];
+    if (ai.transcript) out.push(el("div", { class: "media transcript" }, `Transcript: ${ai.transcript}`));
+    const seen = ai.analysis || ai.document;
+    if (seen) {
+      const check = seen.boleto_check;
+      const verdict = check ? (check.valid ? " · boleto checked" : ` · boleto flagged: ${(check.problems || []).join("; ")}`) : "";
+      const summary = seen.summary || seen.reason || "";
+      out.push(el("div", { class: "media reading", data: { boleto: check ? String(check.valid) : "" } },
+        `AI read: ${seen.document_type || "document"}${summary ? " — " + summary : ""}${verdict}`));
+    }
+    return out;
+  }
   function messageItem(m) {
     const media = m.media || null;
     const parts = [];
@@ -97,12 +112,11 @@
       const url = typeof media.url === "string" && /^https?:\/\//.test(media.url) ? media.url : null;
       parts.push(el("span", { class: "media" }, `[${m.kind}${media.file_name ? ": " + media.file_name : ""}] `,
         url ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open") : null));
-      const transcript = media.transcript || media.transcription || m.transcript;
-      if (transcript) parts.push(el("div", { class: "media transcript" }, `Transcript: ${transcript}`));
     }
+    parts.push(...aiReading(m.ai || {}));
     const text = m.deleted ? "(deleted)" : m.text || (media ? "" : `[${m.kind}]`);
-    const who = m.direction === "in" ? m.sender_name || "" : "";
-    return el("li", { class: "msg", data: { id: m.id, status: m.status, direction: m.direction } },
+    const who = m.direction === "in" ? m.sender_name || "" : m.author === "ai" ? "AI" : "";
+    return el("li", { class: "msg", data: { id: m.id, status: m.status, direction: m.direction, author: m.author || "" } },
       who ? el("span", { class: "meta" }, who + " ") : null, el("span", { class: "text" }, text), ...parts,
       m.reactions ? el("span", { class: "meta" }, " " + Object.values(m.reactions).join(" ")) : null,
       el("span", { class: "status" }, `${m.status}${m.edited_at ? " · edited" : ""}${m.error ? " · " + m.error : ""}`));
@@ -122,12 +136,13 @@
   const openConversation = act(async (id) => {
     current = id;
     for (const li of $("conversations").children) li.classList.toggle("current", li.dataset.id === id);
-    const [conv, page] = await Promise.all([api("GET", `/api/v1/conversations/${id}`),
-      api("GET", `/api/v1/conversations/${id}/messages?limit=200`)]);
+    const [conv, page, ai] = await Promise.all([api("GET", `/api/v1/conversations/${id}`),
+      api("GET", `/api/v1/conversations/${id}/messages?limit=200`), api("GET", "/api/v1/ai")]);
     if (current !== id) return;
     $("conv-title").textContent = `${conv.title || conv.chat_jid} (${conv.status})`;
     $("messages").replaceChildren(...page.items.map(messageItem));
     $("reply").hidden = false; $("close").hidden = conv.status !== "open";
+    $("resume-ai").hidden = !(ai.enabled && conv.ai_paused);
     const last = $("messages").lastElementChild;
     if (last) last.scrollIntoView({ block: "nearest" });
   });
@@ -144,6 +159,10 @@
     upsertMessage(answer.message);
     refreshConversations();
     if (owner()) loadLanes(); // its backlog
+  }));
+  $("resume-ai").addEventListener("click", act(async () => {
+    await api("POST", `/api/v1/conversations/${current}/ai/resume`);
+    $("resume-ai").hidden = true;
   }));
   $("close").addEventListener("click", act(async () => {
     const answer = await api("POST", `/api/v1/conversations/${current}/close`);

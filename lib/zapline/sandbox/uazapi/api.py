@@ -28,6 +28,7 @@ from zapline.sandbox.uazapi.common import (
     reply,
     simulator,
 )
+from zapline.sandbox.uazapi.contacts_api import routes as contact_routes
 from zapline.sandbox.uazapi.files import DownloadError, answer, prepare
 from zapline.sandbox.uazapi.instances import Instance
 from zapline.sandbox.uazapi.outgoing import Outgoing, SendError, parse_media, parse_menu, parse_text
@@ -188,4 +189,5 @@ routes = [
     Route("/instance/status", instance_endpoint(instance_status), methods=["GET"]),
     Route("/instance/init", instance_init, methods=["POST"]),
     Route("/instance/all", instance_all, methods=["GET"]),
+    *contact_routes,  # /chat/find, /chat/details, /labels and /_sandbox/contacts
 ]

@@ -1,13 +1,15 @@
 """Simulated customers (``POST /_sandbox/customers/message``): one request, one ``messages`` webhook.
 
 ``{"instance", "from", "name", "kind", "text"?, "reply_to"?, "vote"?, "option_id"?, "file_name"?,
-"id"?}`` becomes the webhook a customer's phone would cause, built with :mod:`payloads`. ``reply_to``
+"id"?, "file_base64"?}`` becomes the webhook a customer's phone would cause, built with :mod:`payloads`. ``reply_to``
 names a message the customer answers: a quoted reply for ``text``, the target of a ``reaction``,
 ``edit`` or ``revoke``, the poll of a ``poll_vote`` or the list of a ``list_response``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,7 @@ class _Request:
     option_id: str
     file_name: str
     message_id: str | None
+    data: bytes | None = None  # the file itself (``file_base64``): what /message/download then serves
 
 
 def _field(body: dict[str, Any], key: str) -> str:
@@ -55,6 +58,22 @@ def _field(body: dict[str, Any], key: str) -> str:
     if not isinstance(value, str | int) or isinstance(value, bool):
         raise CustomerError(f"{key} must be a string")
     return str(value)
+
+
+MAX_FILE = 5 * 1024 * 1024
+
+
+def _file(body: dict[str, Any]) -> bytes | None:
+    raw = _field(body, "file_base64")
+    if not raw:
+        return None
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise CustomerError("file_base64 must be base64") from None
+    if len(data) > MAX_FILE:
+        raise CustomerError(f"file_base64 holds at most {MAX_FILE} bytes")
+    return data
 
 
 def _parse(body: dict[str, Any], instance: Instance) -> _Request:
@@ -76,6 +95,7 @@ def _parse(body: dict[str, Any], instance: Instance) -> _Request:
         option_id=_field(body, "option_id"),
         file_name=_field(body, "file_name"),
         message_id=_field(body, "id") or None,
+        data=_file(body),
     )
     if kind in _NEEDS_TARGET and not request.reply_to:
         raise CustomerError(f"a {kind} needs reply_to: the messageid it refers to")
@@ -148,6 +168,7 @@ def build_customer_message(instance: Instance, builder: Uazapi, body: Any) -> tu
         mimetype=str(content.get("mimetype") or _MIMETYPES.get(request.kind, "")),
         file_name=str(content.get("fileName", "")),
         transcript=request.text if request.kind == "audio" else "",
+        data=request.data,
     )
     if request.name:
         instance.contacts[request.number] = request.name

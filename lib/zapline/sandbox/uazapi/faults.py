@@ -8,6 +8,7 @@ from typing import Any
 __all__ = ["Fault", "FaultBook", "FaultError"]
 
 SEND_ENDPOINTS = ("/send/text", "/send/media", "/send/menu")
+READ_ENDPOINTS = ("/chat/find", "/chat/details", "/labels")  # only faults naming them apply (contacts_api.py)
 _BODIES = {429: "Rate limit exceeded", 500: "Failed to send message"}
 
 
@@ -22,6 +23,7 @@ class Fault:
     retry_after: int | None
     instance: str | None  # token of the instance it applies to; None: every instance
     endpoint: str | None  # one of SEND_ENDPOINTS; None: every send
+    offset: int | None = None  # /chat/find only: the page at this offset fails (None: any page)
 
     @property
     def body(self) -> dict[str, str]:
@@ -39,6 +41,7 @@ class Fault:
             "remaining": self.remaining,
             "retry_after": self.retry_after,
             "endpoint": self.endpoint,
+            "offset": self.offset,
             "instance": "(one instance)" if self.instance else None,
         }
 
@@ -63,14 +66,18 @@ class FaultBook:
         if status not in _BODIES:
             raise FaultError("status must be 429 or 500")
         endpoint = body.get("endpoint")
-        if endpoint is not None and endpoint not in SEND_ENDPOINTS:
-            raise FaultError(f"endpoint must be one of {', '.join(SEND_ENDPOINTS)}")
+        if endpoint is not None and endpoint not in SEND_ENDPOINTS + READ_ENDPOINTS:
+            raise FaultError(f"endpoint must be one of {', '.join(SEND_ENDPOINTS + READ_ENDPOINTS)}")
+        offset = _int(body, "offset", None, 0)
+        if offset is not None and endpoint != "/chat/find":
+            raise FaultError("offset needs endpoint /chat/find")
         fault = Fault(
             status=int(status),
             remaining=_int(body, "count", 1, 1) or 1,
             retry_after=_int(body, "retry_after", None, 0),
             instance=instance_token,
             endpoint=endpoint,
+            offset=offset,
         )
         self.faults.append(fault)
         return fault

@@ -16,7 +16,7 @@ if op ~= 'sent' then
   if type(a.chat) ~= 'string' then a.chat = nil end  -- a receipt without its chat (cjson.null)
   local chat_jid = a.message and a.message.chat_jid or a.chat
   local inst = redis.call('HMGET', K.instance(a.instance_id), 'key_hash', 'token', 'timezone', 'prev_key_hash',
-                          F.instance_chat(chat_jid or ''), 'instance_key')
+                          F.instance_chat(chat_jid or ''), 'instance_key', 'ai')
   if not inst[1] or (inst[1] ~= a.key_hash and inst[4] ~= a.key_hash) then
     return cjson.encode({error = 'unknown_instance'})
   end
@@ -25,6 +25,7 @@ if op ~= 'sent' then
   end
   a.timezone_out = inst[3] or 'UTC'
   a.chat_value = inst[5] or nil
+  a.ai = inst[7] or nil  -- the organisation's AI is on: its reply debounce, seconds (ai/settings.py)
   -- before 0.2 the instance key itself was stored: only its digest may stay
   if inst[6] then redis.call('HDEL', K.instance(a.instance_id), 'instance_key') end
 end
@@ -60,6 +61,17 @@ end
 
 local function conv_summary(conv_id)
   return hash(K.conversation(conv_id)) or {}
+end
+
+-- The AI work a lead's message asks for (planner.py publishes it): reading its image, voice note
+-- or document, and a reply while the conversation is open and no human took it over. Never for
+-- our own messages, groups or system messages (nor an opt-out or an NPS answer: the caller).
+local function ai_work(rec, status, paused, is_group)
+  if not a.ai or rec.direction ~= 'in' or is_group or rec.kind == 'group_event' then return nil end
+  local media = (rec.kind == 'image' or rec.kind == 'audio' or rec.kind == 'document') or nil
+  local reply = (status == 'open' and (paused == nil or paused == '')) or nil
+  if not media and not reply then return nil end
+  return {media = media, reply = reply, delay = tonumber(a.ai)}
 end
 
 -- At most n bytes of s, never splitting a UTF-8 character.
@@ -157,7 +169,7 @@ if op == 'receipts' then
         if rec.direction == 'in' and RANK[a.status] >= RANK.read then convs[rec.conversation_id] = true end
       end
       local entry = {id = rec.id, wa_id = wa_id, status = rec.status, conversation_id = rec.conversation_id,
-                     direction = rec.direction}
+                     direction = rec.direction, campaign_id = rec.campaign_id}  -- campaigns/attribution.py
       table.insert(current, entry)
       if moved then table.insert(changed, entry) end
     else
@@ -219,8 +231,9 @@ end
 if op == 'auth' then return reply({outcome = 'authenticated'}) end
 
 if op == 'self_chat' then
-  -- the instance's own number ("message yourself"): authenticated above, stored nowhere
-  return reply({outcome = 'self_chat'})
+  -- the instance's own number ("message yourself"): authenticated above, stored nowhere; the
+  -- owner's assistant answers it when the organisation's AI is on
+  return reply({outcome = 'self_chat', ai = a.ai and true or nil})
 end
 
 -- op == 'message'
@@ -232,8 +245,10 @@ local chat_conv, chat_lead, early_until = chat_get()
 local first = load(rec_id)
 if first then
   count('duplicates')  -- only a duplicate pays for this command, never a new message
-  return reply({outcome = 'duplicate', original = 'created', message = first,
-                conversation = conv_summary(first.conversation_id)})
+  local summary = conv_summary(first.conversation_id)
+  -- its first delivery may have stored it but failed before publishing its AI work (deduplicated)
+  return reply({outcome = 'duplicate', original = 'created', message = first, conversation = summary,
+                ai = ai_work(first, summary.status, summary.ai_paused, summary.is_group == '1')})
 end
 -- an edit, a reaction or our own echo is kept under an alias (the message it changed, or ours)
 -- (a chat not mapped yet may hold messages stored before ids followed WhatsApp's: look there too)
@@ -339,12 +354,13 @@ local nps_answer = false
 if conv_id then
   local v = redis.call('HMGET', K.conversation(conv_id), 'status', 'last_message_at', 'unread', 'message_count',
                        'title', 'last_inbound_at', 'last_outbound_at', 'followup_epoch', 'followup_qstash_id',
-                       'lead_lid', 'opened_at', 'opened_day', 'lead_phone')
+                       'lead_lid', 'opened_at', 'opened_day', 'lead_phone', 'ai_paused', 'campaign_id')
   -- a missing field is false in Lua: "or nil" keeps it out of the answer (cjson would say false)
   c = {status = v[1], last = tonumber(v[2]) or 0, unread = tonumber(v[3]) or 0, count = tonumber(v[4]) or 0,
        title = v[5] or nil, last_in = tonumber(v[6]) or 0, last_out = tonumber(v[7]) or 0,
        epoch = tonumber(v[8]) or 0, followup = v[9] or nil, lead_lid = v[10] or nil,
-       opened_at = tonumber(v[11]), opened_day = v[12] or nil, lead_phone = v[13] or nil}
+       opened_at = tonumber(v[11]), opened_day = v[12] or nil, lead_phone = v[13] or nil, ai_paused = v[14] or nil,
+       campaign_id = v[15] or nil}  -- a campaign's message awaits the lead's first reply (campaigns/attribution.py)
   -- the lead's answer to an NPS survey belongs to the closed conversation that asked
   nps_answer = c.status == 'awaiting_nps' and m.nps_score ~= nil and not m.from_me
   if c.status ~= 'open' and not m.from_me and not nps_answer and not system then conv_id = nil end
@@ -443,7 +459,11 @@ end
 local title = m.is_group and m.group_name or m.contact_name
 if title and title ~= c.title then
   put('title', title)
-  if lead_id and not new_lead then redis.call('HSET', K.lead(lead_id), 'name', title) end
+  if lead_id and not new_lead then
+    -- a name an operator set (the lead's ``edited`` list, store/leads.py) is theirs: WhatsApp's does not replace it
+    local edited = redis.call('HGET', K.lead(lead_id), 'edited')
+    if not (edited and string.find(edited, '"name"', 1, true)) then redis.call('HSET', K.lead(lead_id), 'name', title) end
+  end
 end
 put('message_count', c.count + 1)
 if m.timestamp >= c.last then
@@ -464,7 +484,9 @@ if not system then count(direction == 'in' and 'inbound' or 'outbound', 1, true)
 
 local conv = {id = conv_id, lead_id = lead_id, instance_id = a.instance_id, status = c.status,
               title = title or c.title, unread = unread,
-              message_count = c.count + 1, last_message_at = math.max(c.last, m.timestamp)}
+              message_count = c.count + 1, last_message_at = math.max(c.last, m.timestamp),
+              campaign_id = c.campaign_id}
 return reply({outcome = 'stored', message = rec, conversation = conv, new_lead = new_lead,
               new_conversation = new_conv, cancel = cancel, nps_score = nps_answer and m.nps_score or nil,
-              opted_out = m.opt_out and lead_id and true or nil, poll = poll})
+              opted_out = m.opt_out and lead_id and true or nil, poll = poll,
+              ai = not nps_answer and not m.opt_out and ai_work(rec, c.status, c.ai_paused, m.is_group) or nil})

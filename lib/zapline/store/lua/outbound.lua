@@ -13,7 +13,7 @@ if op == 'create' then
                instance_id = c[3], chat_jid = c[4], direction = 'out', kind = m.kind, text = m.text or '',
                media = m.media, choices = m.choices, lane = m.lane, timestamp = a.now, status = 'pending',
                sent_by_api = true, track_id = m.id, created_at = a.now, author = m.author,
-               guard_epoch = m.guard_epoch}
+               guard_epoch = m.guard_epoch, campaign_id = m.campaign_id}
   save(rec)
   redis.call('ZADD', K.conversation_messages(a.conversation_id), a.now, rec.id)
   redis.call('ZADD', K.outbox(), a.now, rec.id)  -- until QStash confirms its send job
