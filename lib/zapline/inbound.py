@@ -24,13 +24,11 @@ from starlette.routing import Route
 from zapline import notifications
 from zapline.campaigns import attribution
 from zapline.http import Delivery, signed
-from zapline.jobs.kinds import ASSISTANT, AssistantJob
 from zapline.keywords import nps_score, opt_out_keyword
 from zapline.logs import get_logger
 from zapline.planner import plan_message
 from zapline.publications import instance_status, message_status, publish
 from zapline.qstash import cancel_quietly
-from zapline.registry.jobs import enqueue
 from zapline.store.ingest import (
     ingest_connection,
     ingest_message,
@@ -58,6 +56,9 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
             result = await ingest_self_chat(ref, event.token)
             answer: dict[str, Any] = {"outcome": "self_chat"}
             if result.ai and _for_assistant(message):
+                from zapline.jobs.kinds import ASSISTANT, AssistantJob
+                from zapline.registry.jobs import enqueue
+
                 job = AssistantJob(org_id=ref.org_id, instance_id=ref.instance_id, wa_id=message.wa_id,
                                    text=message.text[:4096])  # fmt: skip
                 await enqueue(ASSISTANT, job)
@@ -115,8 +116,11 @@ async def _ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage
         await cancel_quietly(timer)
     for publication in plan.publications:
         await publish(publication)
-    for job in plan.jobs:  # QStash down: 503, and the retry (a duplicate) publishes them (deduplicated)
-        await enqueue(job.kind, job.payload, delay=job.delay)
+    if plan.jobs:  # AI work: QStash down → 503, and the retry (a duplicate) publishes them (deduplicated)
+        from zapline.registry.jobs import enqueue
+
+        for job in plan.jobs:
+            await enqueue(job.kind, job.payload, delay=job.delay)
     await notifications.after_inbound(ref, message, result)  # urgent words, a low NPS: the owner at once
     answer: dict[str, Any] = {"outcome": result.outcome, "message_id": (result.message or {}).get("id")}
     if result.nps_score is not None:

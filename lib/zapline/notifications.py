@@ -14,19 +14,18 @@ the owner message again under the same key, which sends it once.
 
 The inbound path is hot: a lead's message costs nothing here unless it matches. The keyword check is
 pure Python over the text, and each organisation's keyword list is cached in the warm function for
-``settings.CACHE_SECONDS`` (one ``HGET`` a minute at most). This module imports nothing heavy.
+``automations.notifying.CACHE_SECONDS`` (one ``HGET`` a minute at most). This module imports nothing heavy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from zapline.automations.settings import notification_settings
+from zapline.automations.notifying import notification_settings
 from zapline.automations.words import fold
 from zapline.clients import redis_client
 from zapline.errors import RecordMissing, TransientError
 from zapline.logs import get_logger
-from zapline.owner import message_owner
 from zapline.publications import owner_notification, publish
 from zapline.store.clock import now_ms
 from zapline.store.ingest import IngestResult
@@ -53,6 +52,8 @@ async def _notify(org_id: str, cause: str, subject: str, trigger: str, text: str
     claimed = await run_redis(redis.set(mark, trigger, nx=True, ex=NOTIFY_MARK_TTL))
     if not claimed and await run_redis(redis.get(mark)) != trigger:
         return False
+    from zapline.owner import message_owner  # only when notifying: the job registry is not light
+
     key = f"notify-{cause}-{trigger}"
     for candidate in dict.fromkeys([instance_id, None]):  # that instance, else any with an owner number
         try:

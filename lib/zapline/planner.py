@@ -9,24 +9,16 @@ of follow-on work (a campaign's attribution) are added here, not in Lua.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zapline.jobs.kinds import (
-    AI_REPLY,
-    DOCUMENT_ANALYSIS,
-    IMAGE_ANALYSIS,
-    TRANSCRIBE,
-    AiMediaJob,
-    AiReplyJob,
-)
 from zapline.publications import Publication, message_changed
-from zapline.registry.jobs import JobKind, JobPayload
 from zapline.store.ingest import IngestResult
 from zapline.store.registry import InstanceRef
 
-__all__ = ["Job", "Plan", "plan_message"]
+if TYPE_CHECKING:  # the job registry is imported when a message has AI work, not by every inbound function
+    from zapline.registry.jobs import JobKind, JobPayload
 
-_MEDIA_KINDS: dict[str, JobKind[Any]] = {"image": IMAGE_ANALYSIS, "audio": TRANSCRIBE, "document": DOCUMENT_ANALYSIS}
+__all__ = ["Job", "Plan", "plan_message"]
 
 
 @dataclass(frozen=True)
@@ -74,8 +66,11 @@ def ai_jobs(org_id: str, message: dict[str, Any], ai: dict[str, Any] | None) -> 
     """
     if not ai:
         return []
+    from zapline.jobs.kinds import AI_REPLY, DOCUMENT_ANALYSIS, IMAGE_ANALYSIS, TRANSCRIBE, AiMediaJob, AiReplyJob
+
     conversation_id, reply = message["conversation_id"], bool(ai.get("reply"))
-    media = _MEDIA_KINDS.get(message.get("kind", "")) if ai.get("media") else None
+    kinds = {"image": IMAGE_ANALYSIS, "audio": TRANSCRIBE, "document": DOCUMENT_ANALYSIS}
+    media = kinds.get(message.get("kind", "")) if ai.get("media") else None
     if media is not None:
         return [Job(media, AiMediaJob(org_id=org_id, message_id=message["id"], conversation_id=conversation_id,
                                       reply=reply))]  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -23,11 +22,10 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
-    ValidationError,
     field_validator,
 )
 
-from zapline.automations.words import keyword_pattern
+from zapline.automations.notifying import CACHE_SECONDS, DEFAULT_URGENT_KEYWORDS, forget, notification_settings
 from zapline.clients import redis_client
 from zapline.store.keys import FIELDS, OrgKeys
 from zapline.store.scripts import run_redis
@@ -158,7 +156,7 @@ class Notifications(Section):
     """Immediate messages to the owner: urgent words from a lead, a low NPS, failed sends, a disconnection."""
 
     urgent_keywords: Keywords = Field(
-        default_factory=lambda: ["urgente", "reclamação", "procon", "cancelar"],
+        default_factory=lambda: list(DEFAULT_URGENT_KEYWORDS),
         max_length=50,
         description="a lead's message containing one of these notifies the owner (case and accents ignored)",
     )
@@ -220,25 +218,3 @@ async def save(org_id: str, sections: dict[str, Section]) -> None:
         await run_redis(redis_client().hset(OrgKeys(org_id).org, values=values))
 
 
-CACHE_SECONDS = 60.0
-_notifying: dict[str, tuple[float, bool, re.Pattern[str] | None]] = {}
-
-
-async def notification_settings(org_id: str) -> tuple[bool, re.Pattern[str] | None]:
-    """(notifications on, the urgent keywords' pattern), read at most once every ``CACHE_SECONDS`` per
-    organisation and warm function: the inbound path asks on every message."""
-    cached = _notifying.get(org_id)
-    now = time.monotonic()
-    if cached is None or cached[0] <= now:
-        raw = await run_redis(redis_client().hget(OrgKeys(org_id).org, FIELDS["automation"].format("notifications")))
-        try:
-            settings = Notifications.model_validate_json(raw) if raw else Notifications()
-        except ValidationError:  # written by another release: the defaults rather than nothing
-            settings = Notifications()
-        cached = _notifying[org_id] = (now + CACHE_SECONDS, settings.enabled, keyword_pattern(settings.urgent_keywords))
-    return cached[1], cached[2]
-
-
-def forget(org_id: str) -> None:
-    """The settings changed: this warm function reads them again (others within ``CACHE_SECONDS``)."""
-    _notifying.pop(org_id, None)

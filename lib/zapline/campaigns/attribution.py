@@ -9,11 +9,10 @@ webhook delivered twice (or a QStash retry) counts nothing twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from zapline.campaigns.view import show
-from zapline.store import campaigns as store
-from zapline.store.ingest import IngestResult
+if TYPE_CHECKING:
+    from zapline.store.ingest import IngestResult
 
 __all__ = ["after_message", "after_receipts"]
 
@@ -52,5 +51,8 @@ async def after_receipts(org_id: str, entries: list[dict[str, Any]]) -> None:
 
 
 async def _attribute(org_id: str, items: list[dict[str, str]]) -> None:
+    from zapline.campaigns.view import show  # a campaign's message: only then is the campaign store loaded
+    from zapline.store import campaigns as store
+
     for record in await store.attribute(org_id, items):
         await show(org_id, record)
