@@ -160,6 +160,13 @@ class Settings(BaseModel):
         10 * 1024 * 1024, alias="ZAPLINE_AI_MAX_MEDIA_BYTES", ge=1024, le=50 * 1024 * 1024,
         description="largest image, voice note or document the AI downloads",
     )  # fmt: skip
+    clock_url: HttpUrl | None = Field(
+        None,
+        alias="ZAPLINE_CLOCK_URL",
+        description="sandbox only: a URL answering {\"now\": <unix ms>} that the hourly tick plans by instead of the "
+        "function's clock (the sandbox QStash's /_sandbox/clock, so moving its clock moves local times); unset in "
+        "production",
+    )
     allow_private_media_urls: bool = Field(
         False,
         alias="ZAPLINE_ALLOW_PRIVATE_MEDIA_URLS",

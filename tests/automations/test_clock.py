@@ -52,3 +52,29 @@ def test_advancing_past_18h_local_sends_the_owner_one_daily_summary(stack: dict[
     replayed = wait_until(lambda: len(found := delivered()) == 2 and found, timeout=30, what="the replayed firing")
     assert '"already_done"' in str(replayed[1]["responseBody"])
     assert len(shop.to_owner("Resumo do dia")) == 1 and len(shop.owner_messages("daily-summary")) == 1
+
+
+def test_the_synced_tick_follows_the_sandbox_clock_to_18h_local(stack: dict[str, str]) -> None:
+    """End to end through QStash's own schedule: ``schedules sync`` creates the hourly ``zapline-tick``;
+    moving the sandbox clock past 18:00 local fires it on the hour, it plans by the sandbox's clock
+    (``ZAPLINE_CLOCK_URL``), and the owner gets one daily summary."""
+    from tests.schedules.helpers import cli, delete_ours
+
+    shop = Shop(stack, timezone="Europe/Lisbon", name="Loja Lisboa")
+    shop.customer_says(new_number(), "Bom dia, têm o modelo azul?", name="Rita")
+    cli(stack, "schedules", "sync")
+    try:
+        zone = ZoneInfo(shop.timezone)
+        now = datetime.fromtimestamp(now_ms(stack) / 1000, zone)
+        evening = now.replace(hour=18, minute=0, second=0, microsecond=0)
+        if evening <= now + timedelta(hours=1, minutes=5):
+            evening += timedelta(days=1)
+        advance(stack, (evening - now).total_seconds() - 60)  # 17:59: every earlier tick fired, none planned it
+        assert shop.to_owner("Resumo do dia") == []
+        advance(stack, 120)  # 18:01: the 18:00 tick plans [18:00, 19:00) and its 18:00 firing is due at once
+        summaries = wait_until(lambda: shop.to_owner("Resumo do dia") or None, timeout=30, what="the summary")
+        assert len(summaries) == 1 and summaries[0].startswith(f"📊 *Resumo do dia {evening:%d/%m/%Y}*")
+        advance(stack, 3 * 3600)  # more ticks: nothing twice
+        assert len(shop.to_owner("Resumo do dia")) == 1
+    finally:
+        delete_ours(stack)

@@ -67,6 +67,8 @@ def _qstash_settings(host: str, port: int, s: dict[str, str]) -> dict[str, str]:
         "QSTASH_TOKEN": s["qstash_token"],
         "QSTASH_CURRENT_SIGNING_KEY": s["qstash_current_signing_key"],
         "QSTASH_NEXT_SIGNING_KEY": s["qstash_next_signing_key"],
+        # the hourly tick plans by the sandbox's clock, so moving it moves every organisation's local time
+        "ZAPLINE_CLOCK_URL": f"http://{host}:{port}/_sandbox/clock",
     }
 
 
