@@ -59,7 +59,8 @@ async def receive_uazapi(delivery: Delivery) -> dict[str, Any]:
                 from zapline.jobs.kinds import ASSISTANT, AssistantJob
                 from zapline.registry.jobs import enqueue
 
-                job = AssistantJob(org_id=ref.org_id, instance_id=ref.instance_id, wa_id=message.wa_id,
+                kind = "audio" if message.kind == "audio" else "text"
+                job = AssistantJob(org_id=ref.org_id, instance_id=ref.instance_id, wa_id=message.wa_id, kind=kind,
                                    text=message.text[:4096])  # fmt: skip
                 await enqueue(ASSISTANT, job)
                 answer["assistant"] = True
@@ -131,9 +132,11 @@ async def _ingest_message(ref: InstanceRef, token: str, message: WhatsAppMessage
 
 
 def _for_assistant(message: WhatsAppMessage) -> bool:
-    """The owner typed it in the instance's own chat: not our own send coming back (the assistant's
-    answers, summaries), which would answer itself."""
-    return not message.sent_by_api and not message.track_id and message.kind == "text" and bool(message.text.strip())
+    """The owner typed it (or recorded a voice note) in the instance's own chat: not our own send coming
+    back (the assistant's answers, summaries), which would answer itself."""
+    if message.sent_by_api or message.track_id:
+        return False
+    return message.kind == "audio" or (message.kind == "text" and bool(message.text.strip()))
 
 
 def _own_chat(chat_jid: str, owner: str) -> bool:

@@ -35,6 +35,17 @@ def test_the_owner_is_answered_by_the_assistant_and_is_no_lead(ai: AiLoop) -> No
     assert len(ai.sent(OWNER)) == 1
 
 
+def test_the_owners_voice_note_is_transcribed_then_answered(ai: AiLoop) -> None:
+    ai.script({"match": {"endpoint": "audio.transcriptions"}, "times": 1,
+               "answer": {"text": "Quantos clientes novos tivemos hoje?"}})  # fmt: skip
+    since = ai.seq()
+    ai.customer_says(OWNER, kind="audio")
+    told = ai.wait_sent(OWNER, 1, "the assistant's answer to the voice note")
+    assert len(told) == 1 and len(ai.requests(since, "audio.transcriptions")) == 1
+    asked = ai.requests(since)
+    assert asked and asked[0]["messages"][1] == {"role": "user", "text": "Quantos clientes novos tivemos hoje?"}
+
+
 def test_closing_teaches_and_knowledge_waits_for_approval(ai: AiLoop) -> None:
     number = ai.new_number()
     ai.customer_says(number, "Vocês aceitam pix?")

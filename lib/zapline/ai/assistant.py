@@ -1,9 +1,10 @@
 """jobs/assistant: the owner's assistant, answering what the owner types in the instance's own chat.
 
-It answers from the organisation's own data through tools — today's counters, conversations
-waiting for a reply and for how long, a lead's history, NPS, failed sends — and can draft a
-follow-up for a lead (the draft is in its answer; the owner sends it). Portuguese by default. The
-answer goes to the owner's WhatsApp once per owner message (``zapline.owner``).
+A voice note is transcribed first (OpenAI's audio API, as a lead's). It answers from the
+organisation's own data through tools — today's counters, conversations waiting for a reply and for
+how long, a lead's history, NPS, failed sends — and can draft a follow-up for a lead (the draft is
+in its answer; the owner sends it). Portuguese by default. The answer goes to the owner's WhatsApp
+once per owner message (``zapline.owner``).
 """
 
 from __future__ import annotations
@@ -135,6 +136,19 @@ async def _run_tool(org_id: str, name: str, arguments: str) -> Any:
     return {"error": f"no tool {name!r}"}
 
 
+async def _transcribed(job: AssistantJob) -> str:
+    """The owner's voice note as text: fetched through UAZAPI (never stored), transcribed by OpenAI."""
+    from zapline.ai.client import transcribe
+    from zapline.ai.media import fetch_media
+
+    note = {"id": job.wa_id, "wa_id": job.wa_id, "instance_id": job.instance_id}  # not stored: the owner's own chat
+    data, mimetype = await fetch_media(job.org_id, note)
+    extension = {"audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/wav": "wav"}.get(mimetype, "ogg")
+    text = await transcribe(job.org_id, model=get_settings().ai_transcribe_model, file_name=f"owner.{extension}",
+                            data=data, mimetype=mimetype)  # fmt: skip
+    return text.strip()[:4096]
+
+
 async def assist(job: AssistantJob, delivery: Delivery) -> dict[str, Any]:
     settings = await ai_settings(job.org_id)
     if not settings.enabled or not settings.owner_assistant:
@@ -142,10 +156,13 @@ async def assist(job: AssistantJob, delivery: Delivery) -> dict[str, Any]:
     key = f"assist-{job.wa_id}"
     if await budget_exhausted(job.org_id, settings):
         return {"outcome": "skipped", "reason": "budget_exhausted"}
+    asked = job.text.strip() if job.kind == "text" else await _transcribed(job)
+    if not asked:
+        return {"outcome": "skipped", "reason": "nothing to answer"}
     timezone = await org_timezone(job.org_id)
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": f"{SYSTEM}\nFuso horário da empresa: {timezone}."},
-        {"role": "user", "content": job.text},
+        {"role": "user", "content": asked},
     ]
     model = settings.model or get_settings().ai_model
     text = ""

@@ -138,11 +138,13 @@ class AiMediaJob(JobPayload):
 
 
 class AssistantJob(JobPayload):
-    """A message the owner wrote in the instance's own chat, for the owner's assistant."""
+    """A message the owner wrote (or a voice note they recorded: ``kind`` audio, transcribed by the job)
+    in the instance's own chat, for the owner's assistant."""
 
     instance_id: str = Field(pattern=r"^inst_[0-9a-z]{10}$")
     wa_id: str = Field(pattern=r"^[A-Za-z0-9._:-]{1,80}$")
-    text: str = Field(min_length=1, max_length=4096)
+    kind: Literal["text", "audio"] = "text"
+    text: str = Field("", max_length=4096)
 
 
 class LearnJob(JobPayload):
