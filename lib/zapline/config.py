@@ -156,6 +156,14 @@ class Settings(BaseModel):
         200_000, alias="ZAPLINE_AI_DAILY_TOKENS", ge=0,
         description="default tokens per organisation per local day before its AI pauses (each may set its own)",
     )  # fmt: skip
+    ai_models: str = Field(
+        "gpt-4o-mini,gpt-4o", alias="ZAPLINE_AI_MODELS", min_length=1,
+        description="comma-separated chat models an organisation may pick (PUT /api/v1/ai); ZAPLINE_AI_MODEL always",
+    )  # fmt: skip
+    ai_max_daily_tokens: int = Field(
+        2_000_000, alias="ZAPLINE_AI_MAX_DAILY_TOKENS", ge=0,
+        description="the most tokens a day an organisation may give itself (the deployment pays OpenAI)",
+    )  # fmt: skip
     ai_max_media_bytes: int = Field(
         10 * 1024 * 1024, alias="ZAPLINE_AI_MAX_MEDIA_BYTES", ge=1024, le=50 * 1024 * 1024,
         description="largest image, voice note or document the AI downloads",
@@ -163,7 +171,7 @@ class Settings(BaseModel):
     clock_url: HttpUrl | None = Field(
         None,
         alias="ZAPLINE_CLOCK_URL",
-        description="sandbox only: a URL answering {\"now\": <unix ms>} that the hourly tick plans by instead of the "
+        description='sandbox only: a URL answering {"now": <unix ms>} that the hourly tick plans by instead of the '
         "function's clock (the sandbox QStash's /_sandbox/clock, so moving its clock moves local times); unset in "
         "production",
     )

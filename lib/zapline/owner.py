@@ -44,7 +44,7 @@ async def owner_instance(org_id: str, instance_id: str | None = None) -> dict[st
 
 
 async def message_owner(
-    org_id: str, text: str, *, key: str, cause: str, instance_id: str | None = None, delay: int | None = None
+    org_id: str, text: str, key: str, cause: str, *, instance_id: str | None = None, delay: int | None = None
 ) -> str:
     """Queue ``text`` for the owner, once per ``key`` (a repeat with the same key sends nothing);
     return QStash's message id."""

@@ -101,3 +101,21 @@ def test_another_organisations_knowledge_is_not_found(ai: AiLoop, app: object, s
         assert answer.status_code == 404, answer.text
     assert other.operator("GET", "/ai/knowledge").json()["items"][0]["status"] == "pending"
     assert httpx  # the module's client is the official one used by the helpers
+
+
+def test_two_organisations_owner_messages_with_the_same_key_both_go_out(ai: AiLoop, sandbox: dict[str, str]) -> None:
+    """QStash deduplicates account-wide: the owner-message id carries the organisation, so two
+    organisations' daily summaries of the same local time are not one."""
+    from tests.support import run_in_app_env
+
+    other = AiLoop(ai.app, sandbox)
+    for loop in (ai, other):
+        run_in_app_env(ai.app, "zapline.owner:message_owner", loop.tenant.org_id, f"Resumo de {loop.tenant.org_id}",
+                       "daily-summary-2026-12-07T1800", "daily_summary")  # fmt: skip
+    for loop in (ai, other):
+        org = loop.tenant.org_id
+
+        def summary(loop: AiLoop = loop, org: str = org) -> list[dict[str, object]] | None:
+            return [s for s in loop.sent(OWNER) if org in s["text"]] or None
+
+        wait_until(summary, what=f"{org}'s summary")

@@ -104,3 +104,16 @@ def test_a_pdf_without_a_text_layer_is_said_to_be_so(ai: AiLoop) -> None:
     document = _read(ai, conversation["id"], "document")["ai"]["document"]
     assert document["read"] is False and document["has_text_layer"] is False and "text layer" in document["reason"]
     assert not [r for r in ai.requests(since) if r.get("response_format")], "a scan is not sent to the model"
+
+
+def test_an_unusable_reading_is_said_so_and_the_lead_still_answered(ai: AiLoop) -> None:
+    nonsense = {"document_type": "boleto", "summary": "x", "amount": -5, "due_date": None, "beneficiary": None,
+                "linha_digitavel": None}  # a negative amount: the extraction's schema refuses it  # fmt: skip
+    ai.script({"match": {"endpoint": "chat.completions", "tools": False}, "times": 1, "answer": {"json": nonsense}})
+    number = ai.new_number()
+    ai.customer_says(number, "olha isso", kind="image")
+    conversation = ai.conversation_of(number)
+    analysis = _read(ai, conversation["id"], "analysis")["ai"]["analysis"]
+    assert analysis["read"] is False and "not valid" in analysis["reason"]
+    ai.settle()
+    ai.wait_sent(number, 1, "the answer to the lead anyway")

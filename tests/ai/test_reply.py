@@ -148,3 +148,53 @@ def test_budget_exhausted_stops_the_ai_and_tells_the_owner_once(ai: AiLoop) -> N
     told = ai.wait_sent(OWNER, 1, "the owner told the AI paused")
     assert len([s for s in told if "limite diário" in s["text"]]) == 1, told
     assert DEBOUNCE  # the settle above fired both jobs
+
+
+def test_a_reply_from_the_phone_pauses_the_ai(ai: AiLoop) -> None:
+    from zapline.sandbox.uazapi.payloads import Uazapi, body
+
+    number = ai.new_number()
+    ai.customer_says(number, "Oi, boa tarde")
+    conversation = ai.conversation_of(number)
+    phone = body(Uazapi(token=ai.tenant.token, owner=OWNER).text("Oi! Sou a Carla, já te respondo", contact=number,
+                                                                 from_me=True))  # fmt: skip
+    key = ai.sandbox["QSTASH_CURRENT_SIGNING_KEY"]
+    stored = deliver(ai.app.url, ai.tenant.inbound_path, phone, key=key)
+    assert stored.status_code == 200 and stored.json()["outcome"] == "stored", stored.text
+    assert ai.operator("GET", f"/conversations/{conversation['id']}").json()["ai_paused"] == "phone"
+    since = ai.seq()
+    ai.settle()
+    assert ai.requests(since) == [] and ai.sent(number) == []
+
+
+def test_an_answer_the_conversation_outgrew_while_the_model_thought_is_dropped(ai: AiLoop) -> None:
+    number = ai.new_number()
+    ai.script({"match": {"contains": "pergunta demorada"}, "times": 1, "delay": 2})  # a slow model
+    ai.customer_says(number, "Uma pergunta demorada")
+    conversation = ai.conversation_of(number)
+    trigger = ai.messages(conversation["id"])[0]["id"]
+    body = json.dumps({"org_id": ai.tenant.org_id, "conversation_id": conversation["id"], "trigger": trigger}).encode()
+    key = ai.sandbox["QSTASH_CURRENT_SIGNING_KEY"]
+
+    import threading
+
+    answers: list[dict[str, object]] = []
+    worker = threading.Thread(target=lambda: answers.append(deliver(ai.app.url, "/api/jobs/ai-reply", body,
+                                                                    key=key).json()))  # fmt: skip
+    worker.start()
+    wait_until(lambda: ai.requests(0) and any("pergunta demorada" in m["text"] for r in ai.requests(0)
+                                              for m in r["messages"]) or None, what="the model asked")  # fmt: skip
+    assert ai.operator("POST", f"/conversations/{conversation['id']}/ai/pause").status_code == 200  # a human took it
+    worker.join(timeout=30)
+    assert answers and answers[0]["outcome"] == "taken_over", answers
+    assert ai.sent(number) == [] and ai.ai_messages(conversation["id"]) == []
+
+
+def test_an_owner_picks_only_what_the_deployment_pays_for(ai: AiLoop) -> None:
+    expensive = ai.operator("PUT", "/ai", json={"enabled": True, "model": "o1-pro"})
+    assert expensive.status_code == 400 and "model" in expensive.json()["error"], expensive.text
+    assert "gpt-4o-mini" in expensive.json()["error"]
+    greedy = ai.operator("PUT", "/ai", json={"enabled": True, "daily_token_budget": 100_000_000})
+    assert greedy.status_code == 400 and "daily_token_budget" in greedy.json()["error"], greedy.text
+    assert ai.operator("GET", "/ai").json()["model"] is None  # the refused ones changed nothing
+    assert ai.operator("PUT", "/ai", json={"enabled": True, "model": "gpt-4o"}).json()["model"] == "gpt-4o"

@@ -400,7 +400,9 @@ async def get_ai(request: Request, org_id: str) -> BaseModel:
 
 async def put_ai(request: Request, org_id: str) -> BaseModel:
     """Replace the AI settings; ``enabled`` takes effect on the next lead message."""
-    return await ai_settings.save_ai_settings(org_id, await _body(request, ai_settings.AiSettings))
+    wanted = await _body(request, ai_settings.AiSettings)
+    ai_settings.check_allowed(wanted)  # the deployment pays OpenAI: its models, its ceiling
+    return await ai_settings.save_ai_settings(org_id, wanted)
 
 
 async def _ai_state(org_id: str, conversation_id: str) -> dict[str, Any]:
@@ -439,7 +441,21 @@ async def _decide_knowledge(request: Request, org_id: str, status: Literal["appr
     entry = request.path_params["entry_id"]
     if not _KNOWLEDGE_ID.match(entry):
         raise NotFound(f"no knowledge entry {entry[:64]}")
-    body = await _body(request, KnowledgeDecision) if status == "approved" and await request.body() else None
+    body = None
+    if status == "approved":
+        raw, whole = await read_limited(request, MAX_BODY_BYTES)
+        if not whole:
+            raise RequestTooLarge(f"body exceeds {MAX_BODY_BYTES} bytes")
+        if raw.strip():
+            try:
+                data = jsonsafe.loads_limited(raw)
+            except ValueError as exc:
+                raise BadRequest(f"body must be JSON: {exc}") from None
+            try:
+                body = KnowledgeDecision.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                raise BadRequest(f"{'.'.join(str(p) for p in first['loc']) or 'body'}: {first['msg']}") from None
     return await knowledge.decide(org_id, entry, status, body.answer if body else None)
 
 

@@ -19,9 +19,9 @@ from zapline.ai import store as ai_store
 from zapline.ai.client import chat
 from zapline.ai.prompts import history
 from zapline.ai.reply import budget_exhausted
-from zapline.ai.settings import ai_settings
+from zapline.ai.settings import ai_settings, chat_model
 from zapline.config import get_settings
-from zapline.errors import NotFound
+from zapline.errors import ApiError, NotFound, PermanentError
 from zapline.http import Delivery
 from zapline.jobs.kinds import AssistantJob
 from zapline.owner import message_owner
@@ -133,6 +133,8 @@ async def _run_tool(org_id: str, name: str, arguments: str) -> Any:
             return await _failed(org_id)
     except ValidationError as exc:
         return {"error": f"invalid arguments: {exc.errors()[0]['msg']}"}
+    except (ApiError, PermanentError) as exc:  # e.g. a name given as a phone: the model reads why and tries again
+        return {"error": exc.message}
     return {"error": f"no tool {name!r}"}
 
 
@@ -164,7 +166,7 @@ async def assist(job: AssistantJob, delivery: Delivery) -> dict[str, Any]:
         {"role": "system", "content": f"{SYSTEM}\nFuso horário da empresa: {timezone}."},
         {"role": "user", "content": asked},
     ]
-    model = settings.model or get_settings().ai_model
+    model = chat_model(settings)
     text = ""
     used: list[str] = []
     for _ in range(MAX_ROUNDS):

@@ -13,9 +13,8 @@ from zapline.ai import store as ai_store
 from zapline.ai.client import chat
 from zapline.ai.prompts import history
 from zapline.ai.reply import budget_exhausted
-from zapline.ai.settings import ai_settings
+from zapline.ai.settings import ai_settings, chat_model
 from zapline.clients import redis_client
-from zapline.config import get_settings
 from zapline.errors import AiRejected
 from zapline.http import Delivery
 from zapline.jobs.kinds import LearnJob
@@ -63,7 +62,7 @@ async def learn(job: LearnJob, delivery: Delivery) -> dict[str, Any]:
     if await budget_exhausted(job.org_id, settings):
         return {"outcome": "skipped", "reason": "budget_exhausted"}
     shape = {"type": "json_schema", "json_schema": {"name": "lesson", "schema": Lesson.model_json_schema()}}
-    model = settings.model or get_settings().ai_model
+    model = chat_model(settings)
     prompt = [{"role": "system", "content": SYSTEM}, *messages]
     completion = await chat(job.org_id, "learn", model=model, max_tokens=900, response_format=shape, messages=prompt)
     try:

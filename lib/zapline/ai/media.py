@@ -33,7 +33,7 @@ from zapline.ai.reply import budget_exhausted
 from zapline.ai.settings import AiSettings, ai_settings
 from zapline.clients import http_client, redis_client
 from zapline.config import get_settings
-from zapline.errors import AiRejected, InvalidPayload, PayloadTooLarge, RecordMissing, UazapiUnavailable
+from zapline.errors import AiRejected, InvalidPayload, PayloadTooLarge, PermanentError, RecordMissing, UazapiUnavailable
 from zapline.http import Delivery
 from zapline.jobs.kinds import AI_REPLY, AiMediaJob, AiReplyJob
 from zapline.logs import get_logger
@@ -58,7 +58,7 @@ class Extraction(BaseModel):
 
     document_type: DocumentType
     summary: str = Field(max_length=500)
-    amount: float | None = Field(description="in reais, e.g. 150.75")
+    amount: float | None = Field(ge=0, le=1_000_000_000, allow_inf_nan=False, description="in reais, e.g. 150.75")
     due_date: str | None = Field(description="YYYY-MM-DD")
     beneficiary: str | None = Field(max_length=200)
     linha_digitavel: str | None = Field(max_length=80, description="the boleto's typed line, digits as printed")
@@ -119,8 +119,11 @@ async def fetch_media(org_id: str, message: dict[str, Any]) -> tuple[bytes, str]
 async def _begin(job: AiMediaJob, field: str) -> tuple[AiSettings, dict[str, Any]] | dict[str, Any]:
     """The settings and the message, or the job's answer when there is nothing to do."""
     settings = await ai_settings(job.org_id)
-    if not settings.enabled or not settings.analyze_media:
+    if not settings.enabled:
         return {"outcome": "skipped", "reason": "ai_disabled"}
+    if not settings.analyze_media:  # files are not read, but the lead is still answered
+        await _then_reply(job)
+        return {"outcome": "skipped", "reason": "analyze_media off"}
     message = await ai_store.get_message(job.org_id, job.message_id)
     if (message.get("ai") or {}).get(field) is not None:  # a retry, or a duplicate: already read
         await _then_reply(job)
@@ -140,6 +143,19 @@ async def _then_reply(job: AiMediaJob) -> None:
     if job.reply:
         reply = AiReplyJob(org_id=job.org_id, conversation_id=job.conversation_id, trigger=job.message_id)
         await enqueue(AI_REPLY, reply)
+
+
+async def _unreadable(
+    job: AiMediaJob, field: Literal["transcript", "analysis", "document"], exc: PermanentError
+) -> dict[str, Any]:
+    """A file that cannot be read (too large, refused by UAZAPI, an unusable model answer): said so on the
+    message, and the lead still answered (the reply reads "[audio]" and the like)."""
+    if isinstance(exc, RecordMissing):
+        raise exc
+    note: Any = "" if field == "transcript" else {"read": False, "reason": exc.message[:300]}
+    await _finish(job, field, note)
+    log.warning("file not read", org=job.org_id, message_id=job.message_id, error=exc.message)
+    return {"outcome": "unreadable", "reason": exc.message[:300]}
 
 
 def boleto_check(extraction: Extraction) -> dict[str, Any] | None:
@@ -169,6 +185,13 @@ IMAGE_PROMPT = (
 
 
 async def analyse_image(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
+    try:
+        return await _analyse_image(job)
+    except PermanentError as exc:
+        return await _unreadable(job, "analysis", exc)
+
+
+async def _analyse_image(job: AiMediaJob) -> dict[str, Any]:
     begun = await _begin(job, "analysis")
     if isinstance(begun, dict):
         return begun
@@ -198,6 +221,13 @@ async def analyse_image(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
 
 
 async def transcribe(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
+    try:
+        return await _transcribe(job)
+    except PermanentError as exc:
+        return await _unreadable(job, "transcript", exc)
+
+
+async def _transcribe(job: AiMediaJob) -> dict[str, Any]:
     begun = await _begin(job, "transcript")
     if isinstance(begun, dict):
         return begun
@@ -217,6 +247,13 @@ DOCUMENT_PROMPT = (
 
 
 async def analyse_document(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
+    try:
+        return await _analyse_document(job)
+    except PermanentError as exc:
+        return await _unreadable(job, "document", exc)
+
+
+async def _analyse_document(job: AiMediaJob) -> dict[str, Any]:
     from zapline.ai.pdf import PdfError, extract_text
 
     begun = await _begin(job, "document")

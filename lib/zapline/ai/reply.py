@@ -22,10 +22,9 @@ from zapline.ai import knowledge, prompts
 from zapline.ai import store as ai_store
 from zapline.ai.budget import budget_left, charge
 from zapline.ai.client import chat
-from zapline.ai.settings import AiSettings, ai_settings
+from zapline.ai.settings import AiSettings, ai_settings, chat_model, daily_budget
 from zapline.automation import operator_reply
-from zapline.config import get_settings
-from zapline.errors import RecordMissing
+from zapline.errors import PermanentError, QueueUnavailable, RecordMissing
 from zapline.http import Delivery
 from zapline.jobs.kinds import AI_FOLLOWUP, AiFollowupJob, AiReplyJob
 from zapline.logs import get_logger
@@ -55,7 +54,7 @@ class ScheduleFollowup(BaseModel):
     """Write to the lead later, if they have not written by then."""
 
     model_config = ConfigDict(extra="forbid")
-    after_hours: float = Field(ge=1, le=720)
+    after_hours: float = Field(ge=1, le=168, description="1 to 168 hours (QStash's longest delay on its smallest plan)")
     text: str = Field(min_length=1, max_length=1000)
 
 
@@ -117,7 +116,7 @@ async def _run_tool(org_id: str, lead_id: str | None, name: str, arguments: str,
 
 async def budget_exhausted(org_id: str, settings: AiSettings) -> bool:
     """Past today's budget: the owner is told once a day; nothing calls the model."""
-    budget = await budget_left(org_id, settings.daily_token_budget)
+    budget = await budget_left(org_id, daily_budget(settings))
     if not budget.exhausted:
         return False
     text = (f"A IA atingiu o limite diário de {budget.limit:,} tokens ({budget.used:,} usados) e está pausada até "
@@ -127,6 +126,21 @@ async def budget_exhausted(org_id: str, settings: AiSettings) -> bool:
     except RecordMissing:
         log.warning("AI budget exhausted; no owner number to tell", org=org_id, day=budget.day)
     return True
+
+
+def _latest_inbound(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((m for m in reversed(messages) if m.get("direction") == "in"), None)
+
+
+async def _stale(org_id: str, conversation_id: str, trigger: str) -> str | None:
+    """Checked again after the model call: a human took over (an operator's reply, a takeover) or the
+    lead wrote again — then this answer is dropped (the later message's own job answers it)."""
+    conversation = await ai_store.conversation(org_id, conversation_id)
+    if conversation.get(ai_store.PAUSED) or conversation.get("status") != "open":
+        return "taken_over"
+    latest = _latest_inbound([m for m in await ai_store.recent_messages(org_id, conversation_id, 10)
+                              if m.get("kind") != "group_event"])  # fmt: skip
+    return "superseded" if latest is not None and latest["id"] != trigger else None
 
 
 async def reply(job: AiReplyJob, delivery: Delivery) -> dict[str, Any]:
@@ -149,17 +163,20 @@ async def reply(job: AiReplyJob, delivery: Delivery) -> dict[str, Any]:
     if any(m["id"] == answer_id for m in messages):
         return {"outcome": "already_answered", "message_id": answer_id}
     spoken = [m for m in messages if m.get("kind") != "group_event"]
-    latest_in = next((m for m in reversed(spoken) if m.get("direction") == "in"), None)
+    latest_in = _latest_inbound(spoken)
     if latest_in is None or latest_in["id"] != job.trigger:
         return {"outcome": "superseded", "reason": "the lead wrote again"}
-    if spoken and spoken[-1].get("direction") == "out":
-        return {"outcome": "skipped", "reason": "already answered"}
+    after = spoken[spoken.index(latest_in) + 1 :]
+    if any(
+        m.get("direction") == "out" and m.get("author") != "ai" for m in after
+    ):  # the AI's own earlier answers don't count
+        return {"outcome": "skipped", "reason": "a human answered"}
     if await budget_exhausted(org_id, settings):
         return {"outcome": "skipped", "reason": "budget_exhausted"}
 
     system = prompts.system_prompt(settings, await knowledge.approved(org_id), await org_timezone(org_id))
     chat_messages = [{"role": "system", "content": system}, prompts.facts_message(lead), *prompts.history(messages)]
-    model = settings.model or get_settings().ai_model
+    model = chat_model(settings)
     turn = Turn()
     text = ""
     for _ in range(MAX_ROUNDS):
@@ -173,7 +190,12 @@ async def reply(job: AiReplyJob, delivery: Delivery) -> dict[str, Any]:
             chat_messages.append({"role": "tool", "tool_call_id": call_id, "content": result})
     if not text and not turn.handed_off:
         turn.handed_off = "the model gave no answer"
+    stale = await _stale(org_id, conversation_id, job.trigger)  # the model took seconds: is the answer still wanted?
+    if stale:
+        return {"outcome": stale, "reason": "the conversation moved on while the model answered"}
     answer: dict[str, Any] = {"outcome": "answered" if text else "handed_off", "message_id": answer_id}
+    if turn.handed_off:  # before the answer goes: a retry after it would find the answer and stop
+        await ai_store.pause_ai(org_id, conversation_id, "handoff")
     if text:
         if turn.followup or turn.handed_off:  # the model's own plan replaces the default follow-up chain
             created = await queue_message(org_id, conversation_id, text=text[:4096], lane="realtime",
@@ -187,10 +209,13 @@ async def reply(job: AiReplyJob, delivery: Delivery) -> dict[str, Any]:
             epoch = epoch if epoch is not None else int(conversation.get("followup_epoch") or 0)
             job_fu = AiFollowupJob(org_id=org_id, conversation_id=conversation_id, epoch=epoch,
                                    text=turn.followup.text)  # fmt: skip
-            await enqueue(AI_FOLLOWUP, job_fu, delay=int(turn.followup.after_hours * 3600))
-            answer["followup_in_hours"] = turn.followup.after_hours
+            try:
+                await enqueue(AI_FOLLOWUP, job_fu, delay=int(turn.followup.after_hours * 3600))
+                answer["followup_in_hours"] = turn.followup.after_hours
+            except (PermanentError, QueueUnavailable) as exc:  # the answer is out: never fail the job over it
+                log.warning("AI follow-up not scheduled", org=org_id, conversation=conversation_id, error=exc.message)
+                answer["followup_error"] = exc.message
     if turn.handed_off:
-        await ai_store.pause_ai(org_id, conversation_id, "handoff")
         await publish(conversation_updated(org_id, conversation_id, "open"))
         answer["handed_off"] = turn.handed_off
     if turn.lead_updated:

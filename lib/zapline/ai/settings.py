@@ -14,10 +14,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from zapline.clients import redis_client
 from zapline.config import get_settings
+from zapline.errors import BadRequest
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 
-__all__ = ["AI_FIELD", "AiSettings", "BusinessHours", "ai_settings", "instance_flag", "save_ai_settings"]
+__all__ = [
+    "AI_FIELD",
+    "AiSettings",
+    "BusinessHours",
+    "ai_settings",
+    "allowed_models",
+    "chat_model",
+    "check_allowed",
+    "daily_budget",
+    "instance_flag",
+    "save_ai_settings",
+]
 
 AI_FIELD = "ai"  # org hash: the settings as JSON; instance hash: the reply debounce (seconds) while the AI is on
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -46,8 +58,12 @@ class AiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(False, description="answer leads, read their media, learn from closed conversations")
-    model: str | None = Field(None, max_length=60, pattern=r"^[A-Za-z0-9._:-]+$",
-                              description="chat model; unset: the deployment's ZAPLINE_AI_MODEL")  # fmt: skip
+    model: str | None = Field(
+        None,
+        max_length=60,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="one ZAPLINE_AI_MODELS allows; unset: the default",
+    )
     persona: str = Field(
         "Você é a assistente virtual da empresa no WhatsApp. Responda em português do Brasil, com frases curtas, "
         "cordiais e objetivas.",
@@ -67,7 +83,10 @@ class AiSettings(BaseModel):
         None, ge=0, le=120, description="seconds a reply waits for the lead's next message; unset: ZAPLINE_AI_DEBOUNCE"
     )
     daily_token_budget: int | None = Field(
-        None, ge=0, le=100_000_000, description="tokens per local day; unset: the deployment's ZAPLINE_AI_DAILY_TOKENS"
+        None,
+        ge=0,
+        le=100_000_000,
+        description="tokens per local day (at most ZAPLINE_AI_MAX_DAILY_TOKENS); unset: ZAPLINE_AI_DAILY_TOKENS",
     )
 
     @field_validator("handoff_rules")
@@ -76,6 +95,34 @@ class AiSettings(BaseModel):
         if any(len(rule) > 300 or not rule.strip() for rule in rules):
             raise ValueError("each rule is 1 to 300 characters")
         return rules
+
+
+def allowed_models() -> list[str]:
+    """The chat models an organisation may pick: the deployment pays for them (``ZAPLINE_AI_MODELS``)."""
+    settings = get_settings()
+    listed = [m.strip() for m in settings.ai_models.split(",") if m.strip()]
+    return list(dict.fromkeys([settings.ai_model, *listed]))
+
+
+def chat_model(settings: AiSettings) -> str:
+    """The organisation's model while the deployment still allows it, else the deployment's default."""
+    return settings.model if settings.model in allowed_models() else get_settings().ai_model
+
+
+def daily_budget(settings: AiSettings) -> int:
+    """Tokens a day: the organisation's own, never past the deployment's ``ZAPLINE_AI_MAX_DAILY_TOKENS``."""
+    deployment = get_settings()
+    own = deployment.ai_daily_token_budget if settings.daily_token_budget is None else settings.daily_token_budget
+    return min(own, deployment.ai_max_daily_tokens)
+
+
+def check_allowed(settings: AiSettings) -> None:
+    """What an owner may not choose on this deployment: ``BadRequest`` naming the field and the limit."""
+    if settings.model is not None and settings.model not in allowed_models():
+        raise BadRequest(f"model: this deployment allows {', '.join(allowed_models())}")
+    ceiling = get_settings().ai_max_daily_tokens
+    if settings.daily_token_budget is not None and settings.daily_token_budget > ceiling:
+        raise BadRequest(f"daily_token_budget: at most {ceiling} on this deployment")
 
 
 def instance_flag(settings: AiSettings) -> str | None:

@@ -216,5 +216,3 @@ async def save(org_id: str, sections: dict[str, Section]) -> None:
     if sections:
         values = {FIELDS["automation"].format(name): _stored(s) for name, s in sections.items()}
         await run_redis(redis_client().hset(OrgKeys(org_id).org, values=values))
-
-

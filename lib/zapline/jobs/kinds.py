@@ -114,8 +114,9 @@ OWNER_MESSAGE = JobKind(
     name="owner-message",
     payload=OwnerMessageJob,
     handler="zapline.jobs.owner:send_to_owner",
-    lane=lambda job: lane_flow_control("automation", job.instance_id),
-    dedup=lambda job: f"owner-{job.key}",
+    # its own key: a notification never waits behind a Monday's reactivations in the automation lane
+    lane=lambda job: FlowControl(f"owner:{job.instance_id}", rate=20, period=60, parallelism=1),
+    dedup=lambda job: f"owner-{job.org_id}-{job.key}",  # QStash's deduplication is account-wide: the org too
 )
 
 # --- AI (zapline.ai): every kind imports ``openai`` in its handler only ---------------------------

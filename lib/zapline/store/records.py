@@ -84,7 +84,7 @@ class Conversation(_Record):
     preview: Opt = None
     nps_score: OptInt = None
     nps_state: Opt = Field(None, description="scheduled, sending, sent, answered, expired or skipped")
-    ai_paused: Opt = Field(None, description="why the AI stays out: operator, handoff or takeover; unset: it answers")
+    ai_paused: Opt = Field(None, description="why the AI stays out: operator, phone, handoff, takeover; unset: answers")
     ai_summary: Opt = Field(None, description="the AI's summary of the closed conversation")
     ai_outcome: Opt = Field(None, description="sale, no_sale, resolved, unresolved or other (the AI's reading)")
     ai_intent: Opt = Field(None, description="what the lead wanted, in a few words (the AI's reading)")

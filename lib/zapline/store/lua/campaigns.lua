@@ -89,7 +89,10 @@ if op == 'resolve' then
     redis.call('DEL', a.staged)
     return reply({outcome = 'already', campaign = c})
   end
-  if a.count > 0 then redis.call('RENAME', a.staged, K.campaign_recipients(cid)) end
+  if a.count > 0 then
+    redis.call('RENAME', a.staged, K.campaign_recipients(cid))
+    redis.call('PERSIST', K.campaign_recipients(cid))  -- RENAME keeps the staging TTL: the list must outlive it
+  end
   redis.call('HSET', key, 'resolved', 1, 'total', a.count)
   return reply({outcome = 'resolved', campaign = hash(key)})
 end

@@ -419,6 +419,9 @@ if lead_id and m.phone and c.lead_phone ~= m.phone then
   put('lead_phone', m.phone)
 end
 
+-- Someone answered from the phone (not through the API): a human has the conversation, the AI steps back.
+if m.from_me and not m.sent_by_api and not system and a.ai and not c.ai_paused then put('ai_paused', 'phone') end
+
 -- Any word from the lead makes pending follow-ups stale (a new epoch), and cancels the armed one.
 local cancel = nil
 if not m.from_me and not system then
