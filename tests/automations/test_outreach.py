@@ -16,7 +16,9 @@ SP = ZoneInfo("America/Sao_Paulo")
 
 @pytest.fixture
 def shop(app: AppProcess, sandbox: dict[str, str]) -> Shop:
-    return Shop({**sandbox, "APP_URL": app.url})
+    shop = Shop({**sandbox, "APP_URL": app.url})
+    shop.configure(birthdays={"enabled": True}, inactive={"enabled": True})  # they write to leads: opt-in
+    return shop
 
 
 def local(days: float = 0) -> datetime:

@@ -22,7 +22,7 @@ def _paused(shop: Shop) -> dict[str, bool]:
     return {s["name"]: s["paused"] for s in shop.api("GET", "/schedules").json()["schedules"] if s["name"] in NAMES}
 
 
-def test_every_automation_starts_on_at_its_local_time_with_portuguese_texts(shop: Shop) -> None:
+def test_automations_start_at_their_local_times_with_portuguese_texts_lead_facing_ones_off(shop: Shop) -> None:
     answer = shop.api("GET", "/automations")
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -30,7 +30,7 @@ def test_every_automation_starts_on_at_its_local_time_with_portuguese_texts(shop
     runs = {s["name"]: s for s in body["schedules"]}
     assert sorted(runs) == sorted(NAMES)
     assert {n: (r["cron"], r["enabled"]) for n, r in runs.items()} == {
-        "daily-summary": ("0 18 * * *", True), "birthdays": ("0 9 * * *", True), "inactive": ("0 10 * * 1", True),
+        "daily-summary": ("0 18 * * *", True), "birthdays": ("0 9 * * *", False), "inactive": ("0 10 * * 1", False),
         "opportunities": ("0 15 * * 2,4", True), "weekly-report": ("0 23 * * 0", True),
     }  # fmt: skip
     assert runs["daily-summary"]["next_run"][11:19] == "18:00:00"
@@ -51,7 +51,10 @@ def test_switching_an_automation_off_is_pausing_its_schedule_and_the_other_way_r
     assert _paused(shop)["birthdays"] is True and _paused(shop)["daily-summary"] is False
 
     assert shop.api("POST", "/schedules/birthdays/resume").status_code == 200
-    assert shop.api("GET", "/automations").json()["birthdays"]["enabled"] is True
+    # birthdays write to leads: resuming the schedule alone does not turn them on, the owner's choice does
+    assert shop.api("GET", "/automations").json()["birthdays"]["enabled"] is False
+    assert shop.configure(birthdays={"enabled": True})["birthdays"]["enabled"] is True
+    assert _paused(shop)["birthdays"] is False
     assert shop.api("POST", "/schedules/weekly-report/pause").status_code == 200
     assert shop.api("GET", "/automations").json()["weekly_report"]["enabled"] is False
     assert shop.configure(weekly_report={"enabled": True})["weekly_report"]["enabled"] is True
@@ -62,7 +65,7 @@ def test_a_change_names_only_what_it_changes(shop: Shop) -> None:
     shop.configure(inactive={"days": 45})
     changed = shop.configure(inactive={"text": "Oi {first_name}, faz {days} dias!"}, notifications={"urgent_keywords":
                              ["Urgente", "PROCON", "urgente"]})  # fmt: skip
-    assert changed["inactive"] == {"enabled": True, "days": 45, "text": "Oi {first_name}, faz {days} dias!"}
+    assert changed["inactive"] == {"enabled": False, "days": 45, "text": "Oi {first_name}, faz {days} dias!"}
     assert changed["notifications"]["urgent_keywords"] == ["urgente", "procon"]
     again = shop.api("GET", "/automations").json()
     assert again["inactive"] == changed["inactive"] and again["birthdays"]["enabled"] is True

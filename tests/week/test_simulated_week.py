@@ -61,7 +61,7 @@ class Org:
 
 def _populate(env: dict[str, str], timezone: str, birthday: date) -> Org:
     shop = Shop(env, timezone=timezone, name=timezone.split("/")[1])
-    shop.configure(inactive={"days": 2})
+    shop.configure(inactive={"days": 2, "enabled": True}, birthdays={"enabled": True})  # opt-in: they write to leads
     people = {name: new_number() for name in ("Bia", "Caio", "Duda", "Eva")}
     shop.customer_says(people["Bia"], "Oi, bom dia", name="Bia")
     shop.customer_says(people["Caio"], "Quanto custa a entrega para o Porto?", name="Caio")

@@ -67,8 +67,9 @@ async def listing(org_id: str, settings: AllSettings | None = None) -> Automatio
     for row in (await org_schedules.list_for_org(org_id))["schedules"]:
         if row["name"] in SCHEDULED:
             zone = row["timezone"]
+            section: Section = getattr(current, SCHEDULED[row["name"]])
             runs.append(AutomationRun(name=row["name"], automation=SCHEDULED[row["name"]], cron=row["cron"],
-                                      timezone=zone, enabled=not row["paused"], next_run=row["next_run"]))  # fmt: skip
+                                      timezone=zone, enabled=section.enabled, next_run=row["next_run"]))  # fmt: skip
     sections = {name: getattr(current, name) for name in SECTIONS}
     return Automations(**sections, timezone=zone, schedules=runs)
 

@@ -106,7 +106,8 @@ async def birthdays(firing: Firing, settings: AllSettings) -> dict[str, Any]:
 
 
 async def inactive(firing: Firing, settings: AllSettings) -> dict[str, Any]:
-    """Leads with a message either way once, and none for ``days`` days; once per such period."""
+    """Leads who wrote to us at least once (a lead a campaign only wrote to is not reactivated: that would be
+    unsolicited bulk), and had no message either way for ``days`` days; once per such period."""
     cfg = settings.inactive
     cutoff = firing.days_ago_ms(cfg.days)
     outcome = Outcome()
@@ -117,7 +118,9 @@ async def inactive(firing: Firing, settings: AllSettings) -> dict[str, Any]:
         for lead in live:
             seen = activity[lead.id]
             last = max(seen.last_inbound_at or 0, seen.last_outbound_at or 0)
-            if 0 < last < cutoff:
+            if not seen.replied:
+                outcome.skipped["never_wrote"] += 1
+            elif 0 < last < cutoff:
                 due.append(lead)
         marks = await store.inactive_marks(firing.org_id, [lead.id for lead in due])
         outcome.skipped["reactivated_this_period"] += sum(1 for lead in due if int(marks.get(lead.id, 0)) >= cutoff)

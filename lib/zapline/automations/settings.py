@@ -86,6 +86,8 @@ Keywords = Annotated[list[Keyword], AfterValidator(_keywords)]
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
     schedule: ClassVar[str | None] = None  # the per-organisation schedule behind it
+    # writes to leads: off until an owner turns it on (PUT /api/v1/automations), never on by default
+    opt_in: ClassVar[bool] = False
     placeholders: ClassVar[tuple[str, ...]] = ()  # what its ``text`` may name
     enabled: StrictBool = Field(True, description="on; for a scheduled automation, its schedule is not paused")
 
@@ -107,6 +109,7 @@ class Birthdays(Section):
     """09:00 every day: a greeting to each lead whose birthday is today (once a year each)."""
 
     schedule: ClassVar[str | None] = "birthdays"
+    opt_in: ClassVar[bool] = True
     placeholders: ClassVar[tuple[str, ...]] = ("name", "first_name")
     text: Template = Field(
         "Feliz aniversário, {first_name}! 🎉 Desejamos um dia incrível e um ano cheio de conquistas.",
@@ -118,6 +121,7 @@ class Inactive(Section):
     """Mondays 10:00: a reactivation text to leads with no message either way for ``days`` days."""
 
     schedule: ClassVar[str | None] = "inactive"
+    opt_in: ClassVar[bool] = True
     placeholders: ClassVar[tuple[str, ...]] = ("name", "first_name", "days")
     days: StrictInt = Field(30, ge=1, le=365, description="days without any message before a lead counts as inactive")
     text: Template = Field(
@@ -188,10 +192,17 @@ class AllSettings(BaseModel):
         return section
 
 
+OPTED_IN = "opted_in"
+
+
 def _stored(section: Section) -> str:
-    """What the org hash keeps: everything but a scheduled automation's ``enabled`` (the pause flag)."""
+    """What the org hash keeps: everything but a scheduled automation's ``enabled`` (the pause flag), and
+    for one that writes to leads whether the owner turned it on (``opted_in``)."""
     exclude = {"enabled"} if section.schedule else set()
-    return json.dumps(section.model_dump(mode="json", exclude=exclude), ensure_ascii=False)
+    data = section.model_dump(mode="json", exclude=exclude)
+    if section.opt_in:
+        data[OPTED_IN] = section.enabled
+    return json.dumps(data, ensure_ascii=False)
 
 
 async def load(org_id: str) -> AllSettings:
@@ -205,8 +216,9 @@ async def load(org_id: str) -> AllSettings:
     for name, value in zip(names, raw[: len(names)], strict=True):
         model = SECTIONS[name]
         data = json.loads(value) if value else {}
+        opted_in = data.pop(OPTED_IN, False) is True
         if model.schedule:
-            data["enabled"] = not flags[model.schedule]
+            data["enabled"] = not flags[model.schedule] and (opted_in or not model.opt_in)
         sections[name] = model.model_validate(data)
     return AllSettings(**sections)
 
