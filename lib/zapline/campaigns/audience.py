@@ -84,9 +84,13 @@ def _needs_activity(flt: dict[str, Any]) -> bool:
     return any(flt.get(k) is not None for k in ("active_within_days", "inactive_for_days", "has_replied"))
 
 
-async def filter_entries(org_id: str, flt: dict[str, Any], now_ms: int) -> list[str]:
-    """Every lead of the organisation the filter takes, now, as list entries (a lead without a phone —
-    known by its LID only — is ``invalid_phone``: WhatsApp gave no number to write to)."""
+FILTER_LIMIT = 10_000  # a filter takes at most what a list may hold (the API's MAX_RECIPIENTS)
+
+
+async def filter_entries(org_id: str, flt: dict[str, Any], now_ms: int, *, limit: int = FILTER_LIMIT) -> list[str]:
+    """The leads of the organisation the filter takes, now, as list entries (a lead without a phone —
+    known by its LID only — is ``invalid_phone``: WhatsApp gave no number to write to); at most ``limit``,
+    so one campaign's resolution stays one bounded job."""
     from zapline.store.leads import iter_leads, lead_activity  # the job's import: never the API's cold start
 
     entries = []
@@ -97,4 +101,6 @@ async def filter_entries(org_id: str, flt: dict[str, Any], now_ms: int) -> list[
                 phone = e164(lead.phone)
                 entries.append(_entry({"p": phone or lead.lid or lead.id, "l": lead.id,
                                        "s": None if phone else "invalid_phone"}))  # fmt: skip
+                if len(entries) >= limit:
+                    return entries
     return entries
