@@ -165,4 +165,3 @@ def test_a_filter_takes_every_criterion_given() -> None:
     assert matches({"inactive_for_days": 30, "has_replied": False}, [], quiet, now)
     assert not matches({"inactive_for_days": 30}, [], recent, now)
     assert matches({"inactive_for_days": 30}, [], None, now)  # never a message: inactive
-
