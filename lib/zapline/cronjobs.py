@@ -10,23 +10,20 @@
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
 from starlette.routing import Route
 
-from zapline.clients import http_client, redis_client
-from zapline.config import get_settings
-from zapline.errors import TransientError
+from zapline.clients import redis_client
 from zapline.http import Delivery, signed
 from zapline.logs import get_logger
 from zapline.registry.jobs import enqueue_many
 from zapline.registry.schedules import SCHEDULES, TICK, Planned, Schedule, plan_tick, tick_hour
+from zapline.store.clock import queue_now
 from zapline.store.keys import FIELDS, OrgKeys, all_orgs
 from zapline.store.scripts import run_redis
 
@@ -104,16 +101,8 @@ def _once_endpoint(schedule: Schedule) -> Any:
 
 
 async def tick_now() -> datetime:
-    """When the tick is: the function's clock, or in the sandbox the sandbox QStash's (``ZAPLINE_CLOCK_URL``),
-    which tests and ``zapline dev`` move forward. Unreachable: 503, and QStash retries the tick."""
-    url = get_settings().clock_url
-    if url is None:
-        return datetime.fromtimestamp(time.time(), UTC)
-    try:
-        answer = (await http_client().get(url)).json()
-        return datetime.fromtimestamp(int(answer["now"]) / 1000, UTC)
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise TransientError(f"the sandbox clock at ZAPLINE_CLOCK_URL did not answer: {type(exc).__name__}") from None
+    """When the tick is: QStash's now (the sandbox's clock in the sandbox, :func:`queue_now`)."""
+    return datetime.fromtimestamp(await queue_now(), UTC)
 
 
 def _tick_endpoint(schedules: list[Schedule]) -> Any:

@@ -2,16 +2,15 @@
 
 These move the clock, so they run against a sandbox and app of their own (the session's clock is
 shared), with the bulk lane at 2 messages a minute: a campaign's sends then wait in QStash's bulk
-lane, and advancing the clock a minute lets the next two through. The app judges time by the wall
-clock and QStash by its own (wall clock + offset): each test reads the offset earlier tests left and
-places its times after it.
+lane, and advancing the clock a minute lets the next two through. The app plans and checks a campaign's
+times by QStash's clock (the sandbox's, ``ZAPLINE_CLOCK_URL``), the one that judges not-before: each
+test reads where earlier tests left it and places its times after it.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -87,7 +86,7 @@ def test_a_campaign_created_outside_its_window_starts_at_the_opening(loop: Loop)
 
 def test_sends_expected_after_the_window_closes_wait_for_the_next_opening(loop: Loop) -> None:
     numbers = _numbers(loop, 10)  # 30 s apart on this bulk lane: 4m30s of sends
-    now = datetime.fromtimestamp(time.time(), ZONE).replace(second=0, microsecond=0)
+    now = datetime.fromtimestamp(_virtual_now(loop), ZONE).replace(second=0, microsecond=0)
     opening, closing = now - timedelta(hours=1), now + timedelta(minutes=2)  # open now, closing within 2 min
     window = {"from": opening.strftime("%H:%M"), "to": closing.strftime("%H:%M")}
     made = created(loop, "Oi", [{"phone": n} for n in numbers], window=window)
@@ -100,9 +99,50 @@ def test_sends_expected_after_the_window_closes_wait_for_the_next_opening(loop: 
     assert 2 <= len(now_ones) <= 5 and gates == now_ones + [tomorrow] * (10 - len(now_ones)), gates
     for _ in range(6):  # past the closing: the later ones stay in QStash
         advance(loop.sandbox, 61)
-    shown = settled(loop, made["id"], status="running", sent=len(now_ones))
-    assert shown["counters"]["queued"] == 10 - len(now_ones) and len(_sent_to(loop, numbers)) == len(now_ones)
+    # the lane's rate decides when QStash delivers each "now" one: one it delivers after the closing is sent
+    # back to QStash for tomorrow's opening (checked on arrival), so at most those are sent today
+    later = [m for m in _messages(loop, made["id"], "campaign-send") if m["notBefore"] == tomorrow]
+
+    def quiet() -> dict[str, Any] | None:
+        shown = campaign(loop, made["id"])
+        counters = shown["counters"]
+        return shown if counters["sent"] >= 1 and counters["sent"] + counters["queued"] == 10 else None
+
+    shown = wait_until(quiet, what="every send either sent or waiting for tomorrow")
+    sent = shown["counters"]["sent"]
+    assert shown["status"] == "running" and 1 <= sent <= len(now_ones) and len(_sent_to(loop, numbers)) == sent
+    assert len(later) >= 10 - len(now_ones)  # those planned for tomorrow (and any sent back) wait in QStash
     assert loop.operator("POST", f"/campaigns/{made['id']}/cancel").status_code == 200  # leaves the clock alone
+
+
+def test_a_send_held_past_the_windows_close_waits_for_the_next_opening(loop: Loop) -> None:
+    numbers = _numbers(loop, 2)
+    now = datetime.fromtimestamp(_virtual_now(loop), ZONE).replace(second=0, microsecond=0)
+    opening, closing = now - timedelta(hours=1), now + timedelta(minutes=10)  # open, for ten more minutes
+    window = {"from": opening.strftime("%H:%M"), "to": closing.strftime("%H:%M")}
+    assert loop.operator("POST", "/lanes/bulk/pause").status_code == 200  # the owner holds the bulk lane
+    try:
+        made = created(loop, "Oi", [{"phone": n} for n in numbers], window=window)
+        wait_until(lambda: len(_messages(loop, made["id"], "campaign-send")) == 2 or None, what="both sends queued")
+        advance(loop.sandbox, 15 * 60)  # the window closes while the lane holds them
+        assert _sent_to(loop, numbers) == []
+    finally:
+        assert loop.operator("POST", "/lanes/bulk/resume").status_code == 200
+    tomorrow = int((opening + timedelta(days=1)).timestamp()) * 1000
+
+    def deferred() -> list[dict[str, Any]] | None:
+        later = [m for m in _messages(loop, made["id"], "campaign-send") if m["notBefore"] == tomorrow]
+        return later if len(later) == 2 else None
+
+    for _ in range(3):  # the held sends arrive after the closing: each goes back to QStash for the opening
+        advance(loop.sandbox, 61)
+    wait_until(deferred, what="both sends deferred to the next opening")
+    assert _sent_to(loop, numbers) == [] and campaign(loop, made["id"])["counters"]["sent"] == 0
+
+    advance(loop.sandbox, tomorrow / 1000 - _virtual_now(loop) + 1)
+    advance(loop.sandbox, 61)
+    settled(loop, made["id"], sent=2)
+    assert sorted(_sent_to(loop, numbers)) == sorted(numbers)  # each once, in the window
 
 
 def test_a_later_start_schedules_the_campaign(loop: Loop) -> None:

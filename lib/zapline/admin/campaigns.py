@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import time
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +30,7 @@ from zapline.errors import BadRequest, Conflict, NotFound, QueueUnavailable
 from zapline.jobs.kinds import CampaignSendJob
 from zapline.logs import get_logger
 from zapline.store import campaigns as store
-from zapline.store.clock import now_ms, org_timezone
+from zapline.store.clock import now_ms, org_timezone, queue_now
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 from zapline.uazapi.national import dial_code
@@ -92,7 +91,7 @@ async def create(org_id: str, body: CreateCampaign) -> dict[str, Any]:
         raise NotFound(f"no instance {body.instance_id} in this organisation")
     timezone = await org_timezone(org_id)
     try:
-        start = parse_start(body.start_at, timezone, time.time())
+        start = parse_start(body.start_at, timezone, await queue_now())
     except (OverflowError, OSError):
         raise BadRequest("start_at: out of range") from None
     campaign_id = f"camp_{secrets.token_hex(6)}"
@@ -114,7 +113,7 @@ async def _launch(
     """Publish the page at the cursor (due at the start, in the window) and the held sends; then tell
     the store. QStash down: the campaign stays a draft (or due a relaunch) for the next resume."""
     campaign_id = record["id"]
-    now = time.time()
+    now = await queue_now()
     at = max(int(record.get("start_at") or 0) / 1000, now)
     window = window_of(record)
     at = window.next_opening(at) if window else at
@@ -126,7 +125,7 @@ async def _launch(
             index, _, jid = member.partition("|")
             sends.append(CampaignSendJob(org_id=org_id, campaign_id=campaign_id, instance_id=record["instance_id"],
                                          index=int(index), jid=jid, epoch=epoch))  # fmt: skip
-        await queue_sends(record, sorted(sends, key=lambda s: s.index))
+        await queue_sends(record, sorted(sends, key=lambda s: s.index), now=now)
     except QueueUnavailable as exc:
         log.warning("campaign not handed to QStash yet; resume it", org=org_id, campaign=campaign_id,
                     error=exc.message)  # fmt: skip

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from typing import Any
 
 from zapline.campaigns import audience
@@ -42,9 +41,10 @@ from zapline.jobs.kinds import CAMPAIGN_SEND, CampaignFanoutJob, CampaignSendJob
 from zapline.jobs.send import send as send_now
 from zapline.logs import get_logger
 from zapline.outbound import MAX_TEXT_CHARS
+from zapline.registry.jobs import enqueue
 from zapline.store import campaigns as store
 from zapline.store import sweep
-from zapline.store.clock import now_ms
+from zapline.store.clock import now_ms, queue_now
 from zapline.store.outbound import create_outbound
 from zapline.uazapi import client
 from zapline.uazapi.client import Instance
@@ -94,7 +94,7 @@ async def fanout(job: CampaignFanoutJob, delivery: Delivery) -> dict[str, Any]:
         else:
             sends.append(CampaignSendJob(org_id=org_id, campaign_id=campaign_id, instance_id=campaign["instance_id"],
                                          index=entry.index, jid=jid, epoch=job.epoch))  # fmt: skip
-    batches = await queue_sends(campaign, sends)
+    batches = await queue_sends(campaign, sends, now=await queue_now())
     committed = await store.commit_page(org_id, campaign_id, start=job.start, epoch=job.epoch,
                                         next_start=job.start + len(page.entries), published=len(sends),
                                         skips=sorted(skips))  # fmt: skip
@@ -110,10 +110,11 @@ async def _next_page(job: CampaignFanoutJob, campaign: dict[str, Any], *, sends:
     cursor, total = int(campaign.get("cursor") or 0), int(campaign.get("total") or 0)
     if campaign.get("status") not in ("running", "scheduled") or cursor >= total:
         return
-    at = time.time() + sends * interval(campaign["instance_id"]) * PACE
+    now = await queue_now()
+    at = now + sends * interval(campaign["instance_id"]) * PACE
     window = window_of(campaign)
     await queue_page(job.org_id, job.campaign_id, start=cursor, epoch=job.epoch,
-                     at=window.next_opening(at) if window else at)  # fmt: skip
+                     at=window.next_opening(at) if window else at, now=now)  # fmt: skip
 
 
 async def _hop(job: CampaignFanoutJob) -> dict[str, Any]:
@@ -157,6 +158,9 @@ async def _on_whatsapp(instance: Instance, numbers: list[str]) -> dict[str, str]
 
 async def send(job: CampaignSendJob, delivery: Delivery) -> dict[str, Any]:
     org_id = job.org_id
+    deferred = await _outside_window(job)
+    if deferred is not None:
+        return deferred
     prepared = await store.prepare_send(org_id, job.campaign_id, index=job.index, jid=job.jid,
                                         new_lead_id=f"lead_{secrets.token_hex(6)}",
                                         new_conv_id=f"conv_{secrets.token_hex(6)}")  # fmt: skip
@@ -192,6 +196,21 @@ async def send(job: CampaignSendJob, delivery: Delivery) -> dict[str, Any]:
         raise
     outcome = "skip:opted_out" if sent.get("outcome") == "already_failed" else "sent"
     return await _finish(job, outcome, message_id, conversation_id=prepared.conversation_id)
+
+
+async def _outside_window(job: CampaignSendJob) -> dict[str, Any] | None:
+    """A send that arrives after its window closed (its lane was held, a retry, two campaigns sharing the
+    instance's bulk lane) waits for the next opening: published again with that not-before (a new
+    deduplication id per opening), never sent out of hours."""
+    window = window_of(await store.get(job.org_id, job.campaign_id))
+    now = await queue_now()
+    if window is None or window.contains(now):
+        return None
+    opening = int(window.next_opening(now))
+    await enqueue(CAMPAIGN_SEND, job, not_before=opening, dedup=f"cs-{job.campaign_id}-{job.index}-w{opening}")
+    log.info("campaign send outside its window: deferred", org=job.org_id, campaign=job.campaign_id, index=job.index,
+             until=opening)  # fmt: skip
+    return {"outcome": "deferred", "until": opening, "index": job.index}
 
 
 async def _finish(

@@ -15,13 +15,34 @@ from zapline.clients import redis_client
 from zapline.store.keys import OrgKeys
 from zapline.store.scripts import run_redis
 
-__all__ = ["learn_timezone", "now_ms", "org_day", "org_day_hour", "org_timezone"]
+__all__ = ["learn_timezone", "now_ms", "org_day", "org_day_hour", "org_timezone", "queue_now"]
 
 _timezones: dict[str, str] = {}
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+async def queue_now() -> float:
+    """Now as QStash judges what is due (epoch seconds): the function's clock, or in the sandbox the
+    sandbox QStash's (``ZAPLINE_CLOCK_URL``), which tests and ``zapline dev`` move forward. What is
+    planned against QStash's not-before and checked when it arrives (the hourly tick, a campaign's
+    window) reads this, so the two agree. The sandbox clock unreachable: ``TransientError`` (503)."""
+    from zapline.config import get_settings
+
+    url = get_settings().clock_url
+    if url is None:
+        return time.time()
+    import httpx
+
+    from zapline.clients import http_client
+    from zapline.errors import TransientError
+
+    try:
+        return int((await http_client().get(url)).json()["now"]) / 1000
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise TransientError(f"the sandbox clock at ZAPLINE_CLOCK_URL did not answer: {type(exc).__name__}") from None
 
 
 @cache
