@@ -171,9 +171,9 @@ class Settings(BaseModel):
     clock_url: HttpUrl | None = Field(
         None,
         alias="ZAPLINE_CLOCK_URL",
-        description='sandbox only: a URL answering {"now": <unix ms>} that the hourly tick plans by instead of the '
-        "function's clock (the sandbox QStash's /_sandbox/clock, so moving its clock moves local times); unset in "
-        "production",
+        description='sandbox only: a URL answering {"now": <unix ms>} that the hourly tick and campaign windows go by '
+        "instead of the function's clock (the sandbox QStash's /_sandbox/clock, so moving its clock moves local "
+        "times); unset in production",
     )
     allow_private_media_urls: bool = Field(
         False,
