@@ -119,4 +119,6 @@ def test_the_cron_routes_are_signed_and_run_their_jobs(sandbox: dict[str, str], 
     assert (answer["status"], answer["schedule"], answer["outcome"]) == ("ok", "sweeper", "swept")
     assert deliver(app.url, "/api/cron/sweeper", b"{}", key="sig_" + "x" * 32).status_code == 401
     tick = deliver(app.url, "/api/cron/tick", b"{}", key=key)
-    assert (tick.status_code, tick.json()["enqueued"]) == (200, 0)  # no per-organisation schedule yet
+    # every per-organisation firing of the coming hour, for whichever organisations the session holds
+    assert tick.status_code == 200 and tick.json()["outcome"] == "ticked", tick.text
+    assert tick.json()["tick"].endswith(":00:00+00:00") and tick.json()["enqueued"] >= 0
