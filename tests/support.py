@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -230,3 +230,19 @@ def run_in_app_env(app: AppProcess, target: str, *args: object) -> None:
     module, _, function = target.partition(":")
     code = f"import asyncio, {module} as m; asyncio.run(m.{function}(*{args!r}))"
     subprocess.run([sys.executable, "-c", code], env=app.env, check=True, timeout=120)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine of the app's (a store call, the tick) in this process, in a loop of its own,
+    closing the app's shared clients after it."""
+    import asyncio
+
+    from zapline.clients import aclose_clients
+
+    async def closing() -> T:
+        try:
+            return await coro
+        finally:
+            await aclose_clients()
+
+    return asyncio.run(closing())

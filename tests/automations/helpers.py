@@ -3,12 +3,11 @@ tests drive its automations: a job delivered as QStash delivers it, or the hourl
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import json
 import secrets
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -124,19 +123,6 @@ def configured_like_the_app(env: dict[str, str]) -> Iterator[None]:
             else:
                 os.environ[name] = value
         get_settings.cache_clear()
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one coroutine of the app's in this process, closing the app's clients after it."""
-    from zapline.clients import aclose_clients
-
-    async def closing() -> T:
-        try:
-            return await coro
-        finally:
-            await aclose_clients()
-
-    return asyncio.run(closing())
 
 
 def qstash_logs(env: dict[str, str], **filters: str) -> list[dict[str, Any]]:

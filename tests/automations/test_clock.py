@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.automations.helpers import Shop, configured_like_the_app, new_number, qstash_logs, run
+from tests.automations.helpers import Shop, configured_like_the_app, new_number, qstash_logs
 from tests.sandbox.qstash_helpers import advance, now_ms
-from tests.support import wait_until
+from tests.support import run, wait_until
 
 
 def test_advancing_past_18h_local_sends_the_owner_one_daily_summary(stack: dict[str, str]) -> None:

@@ -4,64 +4,21 @@ batch is small enough that a handful of messages needs several rounds."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
-from collections.abc import Coroutine, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
-import redis as redis_py
 
-from tests.support import AppProcess, SandboxProcess, Tenant, qstash_signature, wait_until
+from tests.store.conftest import db, run, store_sandbox
+from tests.support import AppProcess, Tenant, qstash_signature, wait_until
 from zapline.sandbox.uazapi.payloads import Uazapi, body
 
-T = TypeVar("T")
+__all__ = ["db", "run", "store_sandbox"]
 DAY_MS = 86_400_000
 BATCH = 25  # ZAPLINE_RETENTION_BATCH of the app below
-
-
-@pytest.fixture(scope="package")
-def store_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    proc = SandboxProcess(Path(tmp_path_factory.mktemp("retention-sandbox")))
-    try:
-        yield proc.start()
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-def db(store_sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[redis_py.Redis]:
-    """Database 0 emptied, the process configured like a function; a raw client to look inside."""
-    from zapline.config import get_settings
-    from zapline.store import clock
-
-    for name, value in {**store_sandbox, "APP_URL": "https://zapline.test"}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    clock._timezones.clear()
-    raw = redis_py.Redis.from_url(store_sandbox["REDIS_URL"], decode_responses=True)
-    raw.flushdb()
-    try:
-        yield raw
-    finally:
-        raw.close()
-        get_settings.cache_clear()
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one store call in its own loop, closing the shared clients after it."""
-    from zapline.clients import aclose_clients
-
-    async def closing() -> T:
-        try:
-            return await coro
-        finally:
-            await aclose_clients()
-
-    return asyncio.run(closing())
 
 
 # --- end to end ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import httpx
 from qstash import AsyncQStash, QStash, Receiver
 
 from tests.receiver import Recorded
-from tests.support import SandboxProcess
+from tests.support import AppProcess, SandboxProcess
 
 _CLIENTS: dict[tuple[str, str], QStash] = {}
 
@@ -102,3 +102,18 @@ def own_sandbox(data_dir: Path) -> Iterator[dict[str, str]]:
         yield start(process)
     finally:
         process.stop()
+
+
+@contextmanager
+def own_stack(data_dir: Path) -> Iterator[dict[str, str]]:
+    """A sandbox and an app of the test's own (for tests that move QStash's clock: it is global per
+    sandbox); its settings with the app's ``APP_URL``."""
+    from zapline.sandbox.redis_server import free_port
+
+    with own_sandbox(data_dir) as settings:
+        app = AppProcess(settings, free_port())
+        try:
+            app.start()
+            yield {**settings, "APP_URL": app.url}
+        finally:
+            app.stop()

@@ -4,10 +4,9 @@ move the clock and register organisations, so they run against a sandbox and app
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,24 +14,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.sandbox.qstash_helpers import advance, now_ms, own_sandbox
+from tests.sandbox.qstash_helpers import advance, now_ms, own_stack
 from tests.schedules.helpers import cli, qstash
 from tests.schedules.kinds import per_org
-from tests.support import AppProcess
-from zapline.sandbox.redis_server import free_port
+from tests.support import run
 
 T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with own_sandbox(Path(tmp_path_factory.mktemp("schedules-clock"))) as settings:
-        app = AppProcess(settings, free_port())
-        try:
-            app.start()
-            yield {**settings, "APP_URL": app.url}
-        finally:
-            app.stop()
+    with own_stack(Path(tmp_path_factory.mktemp("schedules-clock"))) as settings:
+        yield settings
 
 
 @pytest.fixture
@@ -55,19 +48,6 @@ def test_advancing_the_clock_fires_the_sweeper_route(stack: dict[str, str]) -> N
     assert {(d["url"], d["outcome"], d["status"]) for d in fired} == {
         (f"{stack['APP_URL']}/api/cron/sweeper", "delivered", 200)
     }
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one coroutine of the app's in this process, closing the app's clients after it."""
-    from zapline.clients import aclose_clients
-
-    async def closing() -> T:
-        try:
-            return await coro
-        finally:
-            await aclose_clients()
-
-    return asyncio.run(closing())
 
 
 def created(env: dict[str, str], label: str) -> list[dict[str, Any]]:

@@ -4,17 +4,15 @@ functions directly, in-process, through the Upstash REST bridge."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 import redis as redis_py
 
-from tests.support import SandboxProcess
+from tests.support import SandboxProcess, run
 
-T = TypeVar("T")
+__all__ = ["db", "run", "store_sandbox"]
 
 
 @pytest.fixture(scope="package")
@@ -43,16 +41,3 @@ def db(store_sandbox: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterat
     finally:
         raw.close()
         get_settings.cache_clear()
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run one store call in its own loop, closing the shared clients after it."""
-    from zapline.clients import aclose_clients
-
-    async def closing() -> T:
-        try:
-            return await coro
-        finally:
-            await aclose_clients()
-
-    return asyncio.run(closing())

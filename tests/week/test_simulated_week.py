@@ -20,10 +20,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.automations.helpers import OWNER, Shop, configured_like_the_app, new_number, qstash_logs, run
-from tests.sandbox.qstash_helpers import advance, now_ms, own_sandbox
-from tests.support import AppProcess, wait_until
-from zapline.sandbox.redis_server import free_port
+from tests.automations.helpers import OWNER, Shop, configured_like_the_app, new_number, qstash_logs
+from tests.sandbox.qstash_helpers import advance, now_ms, own_stack
+from tests.support import run, wait_until
 
 HOUR = timedelta(hours=1)
 EXPECTED = {  # schedule → (weekdays, Monday = 0; local time)
@@ -37,13 +36,8 @@ EXPECTED = {  # schedule → (weekdays, Monday = 0; local time)
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with own_sandbox(Path(tmp_path_factory.mktemp("week"))) as settings:
-        app = AppProcess(settings, free_port())
-        try:
-            app.start()
-            yield {**settings, "APP_URL": app.url}
-        finally:
-            app.stop()
+    with own_stack(Path(tmp_path_factory.mktemp("week"))) as settings:
+        yield settings
 
 
 @dataclass

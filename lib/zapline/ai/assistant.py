@@ -20,7 +20,6 @@ from zapline.ai.client import chat
 from zapline.ai.prompts import history
 from zapline.ai.reply import budget_exhausted
 from zapline.ai.settings import ai_settings, chat_model
-from zapline.config import get_settings
 from zapline.errors import ApiError, NotFound, PermanentError
 from zapline.http import Delivery
 from zapline.jobs.kinds import AssistantJob
@@ -139,16 +138,11 @@ async def _run_tool(org_id: str, name: str, arguments: str) -> Any:
 
 
 async def _transcribed(job: AssistantJob) -> str:
-    """The owner's voice note as text: fetched through UAZAPI (never stored), transcribed by OpenAI."""
-    from zapline.ai.client import transcribe
-    from zapline.ai.media import fetch_media
+    """The owner's voice note as text (as a lead's: ``media.transcript_of``); not stored, the owner's own chat."""
+    from zapline.ai.media import transcript_of
 
-    note = {"id": job.wa_id, "wa_id": job.wa_id, "instance_id": job.instance_id}  # not stored: the owner's own chat
-    data, mimetype = await fetch_media(job.org_id, note)
-    extension = {"audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/wav": "wav"}.get(mimetype, "ogg")
-    text = await transcribe(job.org_id, model=get_settings().ai_transcribe_model, file_name=f"owner.{extension}",
-                            data=data, mimetype=mimetype)  # fmt: skip
-    return text.strip()[:4096]
+    note = {"id": job.wa_id, "wa_id": job.wa_id, "instance_id": job.instance_id}
+    return (await transcript_of(job.org_id, note))[:4096]
 
 
 async def assist(job: AssistantJob, delivery: Delivery) -> dict[str, Any]:

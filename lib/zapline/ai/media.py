@@ -18,6 +18,7 @@ reads the transcript or the extraction.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, Literal
 
@@ -31,7 +32,7 @@ from zapline.ai.client import chat
 from zapline.ai.client import transcribe as transcribe_audio
 from zapline.ai.reply import budget_exhausted
 from zapline.ai.settings import AiSettings, ai_settings
-from zapline.clients import http_client, redis_client
+from zapline.clients import http_client
 from zapline.config import get_settings
 from zapline.errors import AiRejected, InvalidPayload, PayloadTooLarge, PermanentError, RecordMissing, UazapiUnavailable
 from zapline.http import Delivery
@@ -39,15 +40,14 @@ from zapline.jobs.kinds import AI_REPLY, AiMediaJob, AiReplyJob
 from zapline.logs import get_logger
 from zapline.outbound import publish_update
 from zapline.registry.jobs import enqueue
-from zapline.store.keys import OrgKeys
-from zapline.store.scripts import run_redis
+from zapline.store.registry import registered_instance
 from zapline.uazapi import client
-from zapline.uazapi.client import Instance
 
 __all__ = ["analyse_document", "analyse_image", "transcribe"]
 
 log = get_logger("zapline.ai.media")
 
+Reading = Literal["transcript", "analysis", "document"]  # what the AI read, on the message: message.ai.<reading>
 DocumentType = Literal["boleto", "pix_receipt", "invoice", "id_document", "other"]
 
 
@@ -80,18 +80,11 @@ def _schema(model: type[BaseModel], name: str) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": False}}
 
 
-async def _instance(org_id: str, instance_id: str) -> Instance:
-    base_url, token = await run_redis(redis_client().hmget(OrgKeys(org_id).instance(instance_id), "base_url", "token"))
-    if not base_url or not token:
-        raise RecordMissing("instance", instance_id, org=org_id)
-    return Instance(base_url, token, instance_id)
-
-
 async def fetch_media(org_id: str, message: dict[str, Any]) -> tuple[bytes, str]:
     """The file of an inbound message, through UAZAPI, at most ``ZAPLINE_AI_MAX_MEDIA_BYTES``."""
     if not message.get("wa_id"):
         raise InvalidPayload(f"message {message['id']} has no WhatsApp id to download")
-    instance = await _instance(org_id, message["instance_id"])
+    instance = await registered_instance(org_id, message["instance_id"])
     link = await client.download(instance, message["wa_id"])
     url, mimetype = str(link.get("fileURL") or ""), str(link.get("mimetype") or "application/octet-stream")
     if not url.startswith(("https://", "http://")):
@@ -116,7 +109,16 @@ async def fetch_media(org_id: str, message: dict[str, Any]) -> tuple[bytes, str]
     return bytes(data), mimetype.split(";")[0].strip()
 
 
-async def _begin(job: AiMediaJob, field: str) -> tuple[AiSettings, dict[str, Any]] | dict[str, Any]:
+async def transcript_of(org_id: str, message: dict[str, Any]) -> str:
+    """A voice note's text: fetched through UAZAPI (never stored), transcribed by OpenAI's audio API."""
+    data, mimetype = await fetch_media(org_id, message)
+    extension = {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/wav": "wav"}.get(mimetype, "ogg")
+    text = await transcribe_audio(org_id, model=get_settings().ai_transcribe_model,
+                                  file_name=f"{message['id']}.{extension}", data=data, mimetype=mimetype)  # fmt: skip
+    return text.strip()
+
+
+async def _begin(job: AiMediaJob, field: Reading) -> tuple[AiSettings, dict[str, Any]] | dict[str, Any]:
     """The settings and the message, or the job's answer when there is nothing to do."""
     settings = await ai_settings(job.org_id)
     if not settings.enabled:
@@ -133,7 +135,7 @@ async def _begin(job: AiMediaJob, field: str) -> tuple[AiSettings, dict[str, Any
     return settings, message
 
 
-async def _finish(job: AiMediaJob, field: Literal["transcript", "analysis", "document"], value: Any) -> None:
+async def _finish(job: AiMediaJob, field: Reading, value: Any) -> None:
     message = await ai_store.annotate(job.org_id, job.message_id, field, value)
     await publish_update(job.org_id, message)
     await _then_reply(job)
@@ -143,6 +145,20 @@ async def _then_reply(job: AiMediaJob) -> None:
     if job.reply:
         reply = AiReplyJob(org_id=job.org_id, conversation_id=job.conversation_id, trigger=job.message_id)
         await enqueue(AI_REPLY, reply)
+
+
+async def _read(
+    job: AiMediaJob, field: Reading, reader: Callable[[AiMediaJob, dict[str, Any]], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The frame the three readers share: nothing to do (AI off, already read, past the budget), then the
+    reading; a file that cannot be read is said so on the message and the lead still answered."""
+    try:
+        begun = await _begin(job, field)
+        if isinstance(begun, dict):
+            return begun
+        return await reader(job, begun[1])
+    except PermanentError as exc:
+        return await _unreadable(job, field, exc)
 
 
 async def _unreadable(
@@ -185,17 +201,10 @@ IMAGE_PROMPT = (
 
 
 async def analyse_image(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
-    try:
-        return await _analyse_image(job)
-    except PermanentError as exc:
-        return await _unreadable(job, "analysis", exc)
+    return await _read(job, "analysis", _analyse_image)
 
 
-async def _analyse_image(job: AiMediaJob) -> dict[str, Any]:
-    begun = await _begin(job, "analysis")
-    if isinstance(begun, dict):
-        return begun
-    _, message = begun
+async def _analyse_image(job: AiMediaJob, message: dict[str, Any]) -> dict[str, Any]:
     data, mimetype = await fetch_media(job.org_id, message)
     if not mimetype.startswith("image/"):
         mimetype = "image/jpeg"
@@ -221,22 +230,12 @@ async def _analyse_image(job: AiMediaJob) -> dict[str, Any]:
 
 
 async def transcribe(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
-    try:
-        return await _transcribe(job)
-    except PermanentError as exc:
-        return await _unreadable(job, "transcript", exc)
+    return await _read(job, "transcript", _transcribe)
 
 
-async def _transcribe(job: AiMediaJob) -> dict[str, Any]:
-    begun = await _begin(job, "transcript")
-    if isinstance(begun, dict):
-        return begun
-    _, message = begun
-    data, mimetype = await fetch_media(job.org_id, message)
-    extension = {"audio/ogg": "ogg", "audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/wav": "wav"}.get(mimetype, "ogg")
-    text = await transcribe_audio(job.org_id, model=get_settings().ai_transcribe_model,
-                                  file_name=f"{job.message_id}.{extension}", data=data, mimetype=mimetype)  # fmt: skip
-    await _finish(job, "transcript", text.strip()[:8000])
+async def _transcribe(job: AiMediaJob, message: dict[str, Any]) -> dict[str, Any]:
+    text = await transcript_of(job.org_id, message)
+    await _finish(job, "transcript", text[:8000])
     return {"outcome": "transcribed", "chars": len(text)}
 
 
@@ -247,19 +246,12 @@ DOCUMENT_PROMPT = (
 
 
 async def analyse_document(job: AiMediaJob, delivery: Delivery) -> dict[str, Any]:
-    try:
-        return await _analyse_document(job)
-    except PermanentError as exc:
-        return await _unreadable(job, "document", exc)
+    return await _read(job, "document", _analyse_document)
 
 
-async def _analyse_document(job: AiMediaJob) -> dict[str, Any]:
+async def _analyse_document(job: AiMediaJob, message: dict[str, Any]) -> dict[str, Any]:
     from zapline.ai.pdf import PdfError, extract_text
 
-    begun = await _begin(job, "document")
-    if isinstance(begun, dict):
-        return begun
-    _, message = begun
     media = message.get("media") or {}
     mimetype = str(media.get("mimetype") or "")
     name = str(media.get("file_name") or "")

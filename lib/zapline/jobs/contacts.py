@@ -20,16 +20,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from zapline.clients import redis_client
 from zapline.errors import RecordMissing
 from zapline.http import Delivery
 from zapline.jobs.kinds import CONTACT_SYNC, ContactSyncJob, ContactSyncStart
 from zapline.logs import get_logger
 from zapline.registry.jobs import enqueue, enqueue_many
 from zapline.store import contacts as state
-from zapline.store.keys import OrgKeys
 from zapline.store.leads import LeadChanges, apply_lead_changes
-from zapline.store.scripts import run_redis
+from zapline.store.registry import registered_instance
 from zapline.uazapi import client
 from zapline.uazapi.contacts import Contact, parse_chat
 
@@ -68,7 +66,7 @@ async def sync_batch(job: ContactSyncJob, delivery: Delivery) -> Mapping[str, An
             await enqueue(CONTACT_SYNC, job.model_copy(update={"offset": claim.successor}))
         return {"outcome": "already_done", "run": job.run, "offset": job.offset}
 
-    instance = await _instance(job)
+    instance = await registered_instance(job.org_id, job.instance_id)
     page = await client.find_chats(instance, limit=BATCH, offset=job.offset)
     counts = await _apply(job, instance, page.chats)
     end = job.offset + len(page.chats)
@@ -81,15 +79,6 @@ async def sync_batch(job: ContactSyncJob, delivery: Delivery) -> Mapping[str, An
     log.info("contact sync batch", org=job.org_id, instance=job.instance_id, run=job.run, offset=job.offset,
              next_offset=next_offset, **counts)  # fmt: skip
     return {"outcome": "synced", "run": job.run, "offset": job.offset, "next_offset": next_offset, **counts}
-
-
-async def _instance(job: ContactSyncJob) -> client.Instance:
-    base_url, token = await run_redis(
-        redis_client().hmget(OrgKeys(job.org_id).instance(job.instance_id), "base_url", "token")
-    )
-    if not base_url or not token:
-        raise RecordMissing("instance", job.instance_id, org=job.org_id)
-    return client.Instance(base_url, token, job.instance_id)
 
 
 async def _apply(job: ContactSyncJob, instance: client.Instance, chats: list[dict[str, Any]]) -> dict[str, int]:

@@ -15,14 +15,17 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from zapline.clients import redis_client
-from zapline.errors import BadRequest, Conflict, NotFound, UnknownInstance
+from zapline.errors import BadRequest, Conflict, NotFound, RecordMissing, UnknownInstance
 from zapline.store.clock import now_ms
 from zapline.store.keys import OrgKeys, all_orgs, api_key_field
 from zapline.store.scripts import run_redis
+
+if TYPE_CHECKING:
+    from zapline.uazapi.client import Instance
 
 __all__ = [
     "API_KEY",
@@ -36,6 +39,7 @@ __all__ = [
     "key_prefix",
     "parse_instance_key",
     "redact_path",
+    "registered_instance",
     "rotate_instance_key",
 ]
 
@@ -199,6 +203,17 @@ async def get_instance(org_id: str, name_or_id: str) -> dict[str, Any]:
     for secret_field in ("key_hash", "prev_key_hash", "instance_key"):
         record.pop(secret_field, None)
     return record
+
+
+async def registered_instance(org_id: str, instance_id: str) -> Instance:
+    """How to reach one of the organisation's UAZAPI instances (its URL and token): ``RecordMissing``
+    when it is gone."""
+    from zapline.uazapi.client import Instance
+
+    base_url, token = await run_redis(redis_client().hmget(OrgKeys(org_id).instance(instance_id), "base_url", "token"))
+    if not base_url or not token:
+        raise RecordMissing("instance", instance_id, org=org_id)
+    return Instance(base_url, token, instance_id)
 
 
 async def orgs_with_instance(name: str) -> list[str]:
