@@ -180,7 +180,13 @@ def test_pause_holds_the_queued_sends_and_resume_sends_each_once(loop: Loop) -> 
     assert again["changed"] is False and again["campaign"]["status"] == "paused"
     for _ in range(4):  # QStash delivers the others meanwhile: each is held, none is sent
         advance(loop.sandbox, 61)
-    held = campaign(loop, made["id"])
+
+    def receipts_in() -> dict[str, Any] | None:  # the simulator reports each send delivered, then read (600 ms)
+        shown = campaign(loop, made["id"])
+        counters = shown["counters"]
+        return shown if counters["sent"] and counters["delivered"] == counters["read"] == counters["sent"] else None
+
+    held = wait_until(receipts_in, what="the receipts of what was sent before the pause")
     before = held["counters"]["sent"]  # those sent before the pause (one may have been on its way)
     assert held["status"] == "paused" and 0 < before < 6 and held["counters"]["queued"] == 6 - before
     advance(loop.sandbox, 61)
