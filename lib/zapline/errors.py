@@ -74,6 +74,9 @@ class ZaplineError(Exception):
     error_type: ClassVar[str] = "internal_error"
 
     def __init__(self, message: str, **context: Any) -> None:
+        # a message may quote outside text (a field name, a value): a lone surrogate in it would make
+        # the error's own JSON answer unencodable, so it is escaped here, once, for every error
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.message = message
         self.context = context  # safe to log: never tokens or raw bodies
@@ -110,7 +113,7 @@ class InvalidPayload(PermanentError):
     def from_validation(cls, what: str, error: Any) -> InvalidPayload:
         """From a pydantic ``ValidationError``: the first problem, naming its field."""
         first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
+        where = ".".join(str(p) for p in first["loc"])[:200] or "body"  # a dict key in it is outside text
         return cls(f"{what}: {where}: {first['msg']}", field=where)
 
 

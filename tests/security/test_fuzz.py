@@ -79,6 +79,14 @@ def test_inbound_takes_any_json_signed(fuzz: Fuzz) -> None:
     fuzz.check_logs()
 
 
+def test_a_lone_surrogate_in_a_webhook_is_refused_with_a_reason(fuzz: Fuzz) -> None:
+    # found by the fuzzer: the event type was echoed in the error, whose JSON could then not be encoded
+    for value in ({"EventType": "\ud800"}, {"EventType": "messages", "message": {"\udfff": 1}, "token": "\ud800"}):
+        answer = signed_post(fuzz, dumps(value))
+        assert answer.status_code == 489 and answer.json()["error_type"] == "invalid_payload", answer.text
+    fuzz.check_logs()
+
+
 def test_inbound_takes_bent_uazapi_webhooks_signed(fuzz: Fuzz) -> None:
     @given(raw=mutated(fuzz.tenant.token))
     def run(raw: bytes) -> None:

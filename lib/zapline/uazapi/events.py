@@ -268,4 +268,5 @@ def parse_event(body: bytes) -> UazapiEvent:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InvalidPayload.from_validation(f"{event_type} event", exc) from None
+        what = f"{event_type} event" if event_type in _MODELS else "webhook"  # never echo an unknown type
+        raise InvalidPayload.from_validation(what, exc) from None
