@@ -15,4 +15,5 @@ def ai(app: AppProcess, sandbox: dict[str, str]) -> Iterator[AiLoop]:
     loop.forget_script()
     loop.enable()
     yield loop
+    loop.settle()  # a debounced reply it left is answered now, not in the next test's OpenAI log
     loop.forget_script()

@@ -248,15 +248,16 @@ def test_attribution_costs_commands_only_for_a_reply_to_a_campaign(loop: Loop) -
     key = loop.sandbox["QSTASH_CURRENT_SIGNING_KEY"]
 
     def cost(contact: str, text: str) -> int:
+        # the server counts the stand-ins' commands too (QStash's polling, a late delivery record): one
+        # landing in the window only adds, so the steady figures are the fewest of two
         before = _commands(loop)
         answer = deliver(loop.app.url, loop.tenant.inbound_path, body(uazapi.text(text, contact=contact)), key=key)
         assert answer.status_code == 200 and answer.json()["outcome"] == "stored", answer.text
         return _commands(loop) - before
 
     cost(other, "oi de novo")  # the conversation takes the webhooks' contact name: a steady one from here on
-    steady = cost(other, "tudo bem?")  # a message in a conversation of no campaign
+    steady = min(cost(other, "tudo bem?"), cost(other, "e aí?"))  # a message in a conversation of no campaign
     reply = cost(lead, "quero saber mais")  # the lead's first reply after the campaign's message
-    after = cost(lead, "e o preço?")  # the campaign was attributed: back to the steady cost
-    assert cost(other, "e aí?") == steady
+    after = min(cost(lead, "e o preço?"), cost(lead, "e o prazo?"))  # attributed: back to the steady cost
     assert reply > steady and after == steady, (steady, reply, after)
     assert campaign(loop, made["id"])["counters"]["replied"] == 1

@@ -41,14 +41,19 @@ def test_a_range_has_each_day_and_the_totals(app: AppProcess, sandbox: dict[str,
 
 
 def test_ninety_two_days_are_one_pipelined_read(app: AppProcess, tenant: Tenant, sandbox: dict[str, str]) -> None:
-    counter = sandbox["UPSTASH_REDIS_REST_URL"] + "/_sandbox/stats"
-    before = httpx.get(counter).json()
-    response = stats(app, tenant, **{"from": "2026-01-01", "to": "2026-04-02"})
-    after = httpx.get(counter).json()
-    assert response.status_code == 200, response.text
-    assert len(response.json()["days"]) == 92
-    assert after["requests"] - before["requests"] == 2  # the key's one HMGET, then the days' one pipeline
-    assert after["commands"] - before["commands"] == 1 + 92
+    counter = sandbox["UPSTASH_REDIS_REST_URL"] + "/_sandbox/stats"  # the session's: others' late work counts too
+
+    def cost() -> tuple[int, int]:
+        before = httpx.get(counter).json()
+        response = stats(app, tenant, **{"from": "2026-01-01", "to": "2026-04-02"})
+        after = httpx.get(counter).json()
+        assert response.status_code == 200, response.text
+        assert len(response.json()["days"]) == 92
+        return after["requests"] - before["requests"], after["commands"] - before["commands"]
+
+    # the fewest of three reads: an earlier test's receipt or retry landing meanwhile only adds to one
+    # the key's one HMGET, then the days' one pipeline of 92
+    assert min(cost() for _ in range(3)) == (2, 1 + 92)
 
 
 def test_bad_ranges_are_refused_naming_the_parameter(app: AppProcess, tenant: Tenant) -> None:

@@ -11,7 +11,7 @@ from qstash.errors import QStashError
 from qstash.message import BatchJsonRequest, FlowControl, PublishResponse
 
 from tests.receiver import HttpReceiver, Reply
-from tests.sandbox.qstash_helpers import advance, async_client, client, raw, unique, verify
+from tests.sandbox.qstash_helpers import advance, async_client, client, now_ms, raw, unique, verify
 
 # Other suites move the session sandbox's clock (by hours at most): messages that must stay pending
 # there are parked 300 days ahead.
@@ -99,9 +99,11 @@ def test_rate_per_period_releases_the_waitlist_period_by_period(clocked: dict[st
     assert [r.text for r in rx.wait_for(2, path=path)] == ["0", "1"]
     info = qstash.flow_control.get(key)
     assert (info.rate_count, info.wait_list_size) == (2, 3)
-    advance(clocked, 59)
+    # the period runs from the first call (ratePeriodStart, whole seconds): two seconds before its end
+    # nothing more goes, whatever time the publishes took; three seconds later the next two go
+    advance(clocked, info.rate_period_start + 58 - now_ms(clocked) / 1000)
     assert len(rx.received(path)) == 2
-    advance(clocked, 1)
+    advance(clocked, 3)
     assert [r.text for r in rx.received(path)] == ["0", "1", "2", "3"]
     advance(clocked, 60)
     assert [r.text for r in rx.received(path)] == ["0", "1", "2", "3", "4"]
