@@ -1,5 +1,6 @@
 """Each kind of deletion of ``store/retention.py`` against a flushed redis-server: messages and
-what names them, conversations left with nothing, orphaned aliases, dead letters, the batch bound."""
+what names them, conversations left with nothing, orphaned aliases, dead letters, ended campaigns'
+recipients, the batch bound."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 import redis as redis_py
 
 from tests.retention.conftest import DAY_MS, now_ms, run
+from zapline.campaigns.view import view
 from zapline.sandbox.uazapi.payloads import Uazapi, body
-from zapline.store import outbound, queries, registry, retention
+from zapline.store import campaigns, outbound, queries, registry, retention
 from zapline.store.ingest import IngestResult, ingest_message, record_sent
 from zapline.store.keys import FIELDS, OrgKeys
 from zapline.uazapi.events import MessagesEvent, parse_event
@@ -275,3 +277,59 @@ def test_a_trim_costs_two_commands_a_message_and_seven_a_conversation(db: redis_
     assert calls["cmdstat_get"] == 100 and calls["cmdstat_del"] == 100  # each message: read once, deleted once
     billed = sum(n for name, n in calls.items() if not name.startswith("cmdstat_config"))
     assert billed <= 2 * 100 + 7 * 10 + 2, calls
+
+
+def _campaign(shop: Shop, phones: list[str], status: str = "running") -> str:
+    """A campaign fanned out to ``phones`` (each queued), as ``admin/campaigns.py`` stores one."""
+    cid = f"camp_{uuid.uuid4().hex[:12]}"
+    run(campaigns.write_recipients(shop.org_id, cid, [json.dumps({"p": p}) for p in phones]))
+    n = len(phones)
+    record: dict[str, str | int] = {
+        "id": cid, "name": "Promo", "instance_id": shop.ref.instance_id, "template": "Oi", "status": status,
+        "audience": "recipients", "timezone": "America/Sao_Paulo", "created_at": now_ms(),
+        "cursor": n, "epoch": 0, "resolved": 1, "total": n, "n:published": n,
+    }  # fmt: skip
+    run(campaigns.create(shop.org_id, record))
+    return cid
+
+
+def test_ended_campaigns_lose_their_recipients_after_the_period_and_keep_their_counters(db: redis_py.Redis) -> None:
+    shop = Shop()
+    done = _campaign(shop, ["5511970000001", "5511970000002"])
+    run(campaigns.finish_send(shop.org_id, done, index=0, outcome="sent"))
+    run(campaigns.finish_send(shop.org_id, done, index=1, outcome="skip:opted_out"))
+    run(campaigns.attribute(shop.org_id, [{"c": done, "n": "delivered", "w": "msg_0"}]))
+    cancelled = _campaign(shop, ["5511970000003"])
+    assert run(campaigns.cancel(shop.org_id, cancelled)).outcome == "cancelled"
+    going = _campaign(shop, ["5511970000004"])
+    ended = db.zrange(shop.keys.campaigns_ended, 0, -1)
+    assert sorted(ended) == sorted([done, cancelled])  # completed and cancelled: listed; running: not
+    before = view(run(campaigns.get(shop.org_id, done)))
+    assert before["status"] == "completed" and before["recipients_deleted_at"] is None
+
+    # ended within the period: kept
+    assert run(retention.prune_campaigns(shop.org_id, cutoff=now_ms() - DAY_MS, limit=10)) == (0, False)
+    assert db.exists(shop.keys.campaign_marks(done), shop.keys.campaign_recipients(done)) == 2
+
+    # past it: a bounded batch at a time, each campaign once
+    later = now_ms() + 1000
+    assert run(retention.prune_campaigns(shop.org_id, cutoff=later, limit=1)) == (1, True)
+    assert run(retention.prune_campaigns(shop.org_id, cutoff=later, limit=1)) == (1, True)
+    assert run(retention.prune_campaigns(shop.org_id, cutoff=later, limit=1)) == (0, False)
+    for cid in (done, cancelled):
+        keys = (shop.keys.campaign_recipients(cid), shop.keys.campaign_marks(cid), shop.keys.campaign_held(cid))
+        assert db.exists(*keys) == 0
+    assert db.exists(shop.keys.campaign_recipients(going)) == 1  # a running campaign keeps its list
+    after = view(run(campaigns.get(shop.org_id, done)))
+    assert after["counters"] == before["counters"] and after["counters"]["delivered"] == 1
+    assert after["recipients_deleted_at"] is not None
+
+    # a very late job, retry or receipt of a pruned campaign changes nothing and writes nothing back
+    run(campaigns.finish_send(shop.org_id, cancelled, index=0, outcome="skip:cancelled"))
+    run(campaigns.finish_send(shop.org_id, done, index=0, outcome="sent"))
+    run(campaigns.attribute(shop.org_id, [{"c": done, "n": "read", "w": "msg_0"}]))
+    prepared = run(campaigns.prepare_send(shop.org_id, done, index=1, jid="5511970000002@s.whatsapp.net",
+                                          new_lead_id="lead_x", new_conv_id="conv_x"))  # fmt: skip
+    assert prepared.outcome == "done"
+    assert view(run(campaigns.get(shop.org_id, done)))["counters"] == before["counters"]
+    assert db.exists(shop.keys.campaign_marks(done), shop.keys.campaign_marks(cancelled)) == 0

@@ -331,6 +331,9 @@ class Campaign(_Answer):
     paused_at: int | None = None
     completed_at: int | None = None
     cancelled_at: int | None = None
+    recipients_deleted_at: int | None = Field(
+        None, description="when retention deleted its recipients (the messages' period after it ended); counters stay"
+    )
     counters: CampaignCounters
 
 

@@ -65,6 +65,7 @@ def view(record: Record) -> dict[str, Any]:
         "paused_at": _optional_int(record, "paused_at"),
         "completed_at": _optional_int(record, "completed_at"),
         "cancelled_at": _optional_int(record, "cancelled_at"),
+        "recipients_deleted_at": _optional_int(record, "pruned_at"),
         "counters": {
             "queued": max(0, n.get("published", 0) - sent - failed - n.get("send_skips", 0)),
             "sent": sent,

@@ -1,7 +1,8 @@
 """jobs/retention: each organisation's daily retention (the ``retention`` schedule, 03:30 local).
 
 One round deletes at most ``ZAPLINE_RETENTION_BATCH`` messages and as many dead letters, indexes as
-many conversations and makes at most ``ALIAS_SCANS`` SCAN calls (:mod:`zapline.store.retention`);
+many conversations, deletes the recipients of at most ``CAMPAIGNS_PER_ROUND`` campaigns that ended
+before the messages' cutoff and makes at most ``ALIAS_SCANS`` SCAN calls (:mod:`zapline.store.retention`);
 when any of them had more, the round publishes the next one (deduplication id per organisation,
 firing and round), so no job runs long however much is due. Every round is idempotent: what it
 deletes is gone for the next. A round already recorded for its firing answers ``done_before``
@@ -28,11 +29,12 @@ from zapline.store import deadletters
 from zapline.store import retention as store
 from zapline.store.clock import now_ms, org_timezone
 
-__all__ = ["ALIAS_SCANS", "MAX_ROUNDS", "firing_ms", "retention"]
+__all__ = ["ALIAS_SCANS", "CAMPAIGNS_PER_ROUND", "MAX_ROUNDS", "firing_ms", "retention"]
 
 log = get_logger("zapline.jobs.retention")
 
 ALIAS_SCANS = 10  # SCAN calls per round (x store.SCAN_COUNT keys visited)
+CAMPAIGNS_PER_ROUND = 10  # ended campaigns whose recipients go per round (each up to 10,000 of them)
 MAX_ROUNDS = 500  # per firing; what is left then waits for the next day's firing (the index keeps it)
 
 
@@ -80,13 +82,14 @@ async def retention(job: RetentionJob, delivery: Delivery) -> dict[str, Any]:
     fed = await store.feed(org_id, firing=job.local_time, as_of=as_of, limit=batch)
     # a conversation closed a day ago or more: what its close started (survey, learning) has run
     trimmed = await store.trim(org_id, cutoff=cutoff, limit=batch, closed_before=as_of - store.DAY_MS)
+    campaigns, campaigns_more = await store.prune_campaigns(org_id, cutoff=cutoff, limit=CAMPAIGNS_PER_ROUND)
     swept = await store.sweep_aliases(
         org_id, firing=job.local_time, threshold=settings.retention_alias_sweep_after, scans=ALIAS_SCANS
     )
     counts = {"messages": trimmed.messages, "dead_letters": dead, "aliases": trimmed.aliases + swept.aliases,
-              "conversations": trimmed.conversations, "indexed": fed.indexed}  # fmt: skip
+              "conversations": trimmed.conversations, "indexed": fed.indexed, "campaigns": campaigns}  # fmt: skip
 
-    more = dead_more or fed.more or trimmed.more or swept.more
+    more = dead_more or fed.more or trimmed.more or campaigns_more or swept.more
     continued = more and job.round + 1 < MAX_ROUNDS
     if continued:
         follow = job.model_copy(update={"round": job.round + 1})

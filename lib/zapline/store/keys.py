@@ -64,6 +64,7 @@ TEMPLATES = {
     "dead_letters": "dead",
     "dead_letter_seen": "dead-seen:{}",
     "campaigns": "campaigns",
+    "campaigns_ended": "campaigns:ended",
     "campaign": "campaign:{}",
     "campaign_recipients": "campaign:{}:to",
     "campaign_staged": "campaign:{}:to:{}",
@@ -252,6 +253,12 @@ class OrgKeys:
     def campaigns(self) -> str:
         """Sorted set: campaign ids by creation time (ms)."""
         return self.prefix + TEMPLATES["campaigns"]
+
+    @property
+    def campaigns_ended(self) -> str:
+        """Sorted set: campaigns completed or cancelled, by that time (ms), whose recipients retention
+        has yet to delete (their list, marks and held sends, once older than the messages kept)."""
+        return self.prefix + TEMPLATES["campaigns_ended"]
 
     def campaign(self, campaign_id: str) -> str:
         """Hash: a campaign's settings, status, fan-out cursor and counters (``n:<counter>``; campaigns/view.py)."""

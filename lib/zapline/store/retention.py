@@ -12,6 +12,9 @@ What grows with traffic and what takes it away:
   :func:`sweep_aliases` SCANs for them (``MATCH`` on this organisation) once enough are orphaned.
 - a closed conversation whose last message left (no survey or timer pending) goes too; its lead stays.
 - dead letters: :func:`expired_dead_letters` (the list is capped, so reading it whole is bounded).
+- a campaign's recipients (its list, per-recipient marks and held sends: what grows with its size):
+  :func:`prune_campaigns`, once it ended (completed or cancelled) before the messages' cutoff; its
+  hash stays, counters and all, marked ``pruned_at``.
 - ``early:*``, ``dead-seen:*`` and every other marker carry a TTL: Redis deletes them itself.
 """
 
@@ -40,6 +43,7 @@ __all__ = [
     "finish",
     "last_run",
     "message_days",
+    "prune_campaigns",
     "set_message_days",
     "sweep_aliases",
     "trim",
@@ -141,6 +145,13 @@ async def sweep_aliases(org_id: str, *, firing: str, threshold: int, scans: int,
             break
     result = await _run(org_id, "aliases", keys=found, cursor=str(position), firing=firing)
     return AliasSweep(int(result["aliases"]), calls, position != 0)
+
+
+async def prune_campaigns(org_id: str, *, cutoff: int, limit: int) -> tuple[int, bool]:
+    """Delete the recipients of up to ``limit`` campaigns that ended before ``cutoff`` (ms); how many,
+    and whether more are due."""
+    result = await _run(org_id, "campaigns", cutoff=cutoff, limit=limit, now=now_ms())
+    return int(result["campaigns"]), bool(result["more"])
 
 
 async def expired_dead_letters(org_id: str, *, cutoff: int, limit: int) -> list[deadletters.DeadLetter]:

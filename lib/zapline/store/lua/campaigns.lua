@@ -5,6 +5,8 @@
 -- once and adds to n:done; the campaign completes when every recipient has one.
 -- Statuses: draft (stored, its first job not yet confirmed by QStash) → scheduled → running →
 -- completed; paused and cancelled from any of the first three. Python decides what to publish.
+-- An ended campaign is listed in campaigns_ended until retention deletes its recipients, list, marks
+-- and held sends (retention.lua, op campaigns) and sets pruned_at; its hash and counters stay.
 
 local function ckey(id) return K.campaign(id) end
 
@@ -31,6 +33,7 @@ local function complete_if_done(cid)
   if (tonumber(c[2]) or 0) < total or (tonumber(c[4]) or 0) < total then return false end
   redis.call('HSET', ckey(cid), 'status', 'completed', 'completed_at', a.now)
   redis.call('HDEL', ckey(cid), 'relaunch')
+  redis.call('ZADD', K.campaigns_ended(), a.now, cid)  -- retention deletes its recipients in time
   return true
 end
 
@@ -61,7 +64,8 @@ if op == 'attribute' then
   -- receipts and replies: items {c = campaign, n = delivered|read|replied, w = message or lead, conv?}
   local moved = {}
   for _, item in ipairs(a.items) do
-    if redis.call('EXISTS', ckey(item.c)) == 1 then
+    local st = redis.call('HMGET', ckey(item.c), 'id', 'pruned_at')
+    if st[1] and not st[2] then  -- a campaign whose recipients retention deleted counts nothing more
       if mark(item.c, item.n, item.w) then moved[item.c] = true end
     end
     -- the first reply after a campaign message is the one attributed: later ones cost nothing
@@ -82,6 +86,10 @@ local c = hash(key)
 if not c then return reply({error = 'no_campaign'}) end
 local cid = a.campaign_id
 local epoch = tonumber(c.epoch) or 0
+-- an ended campaign whose recipients retention deleted: a very late job or retry changes nothing
+if c.pruned_at and (op == 'prepare' or op == 'finish' or op == 'commit') then
+  return reply({outcome = (op == 'prepare') and 'done' or 'already', campaign = c})
+end
 
 if op == 'resolve' then
   -- a filter's recipients, staged in full: they become the campaign's list in one step, once
@@ -262,6 +270,7 @@ if op == 'cancel' then
   if c.status == 'completed' then return reply({outcome = 'conflict', campaign = c}) end
   redis.call('HSET', key, 'status', 'cancelled', 'cancelled_at', a.now)
   redis.call('HDEL', key, 'relaunch', 'paused_from')
+  redis.call('ZADD', K.campaigns_ended(), a.now, cid)
   -- held sends are cancelled now; queued ones when they arrive; the rest were never queued
   for _, member in ipairs(redis.call('SMEMBERS', K.campaign_held(cid))) do
     local index = string.match(member, '^(%d+)|')

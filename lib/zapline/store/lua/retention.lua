@@ -8,7 +8,7 @@
 -- alias_debt_start / alias_for (the alias scan, and the firing that began the last one), last_run.
 -- Each firing (a.firing: its local time) feeds once and begins at most one alias scan, so its
 -- continuation rounds never start either again.
--- ops: feed | trim | aliases | finish. Numbers go to Redis through ms() (tostring writes 1.7e+12).
+-- ops: feed | trim | aliases | campaigns | finish. Numbers go to Redis through ms() (tostring writes 1.7e+12).
 
 local STATE = K.retention_state()
 local INDEX = K.retention_index()
@@ -179,6 +179,19 @@ if op == 'aliases' then
     redis.call('HSET', STATE, 'alias_cursor', a.cursor)
   end
   return cjson.encode({aliases = deleted})
+end
+
+if op == 'campaigns' then
+  -- Campaigns that ended (completed or cancelled) before a.cutoff, at most a.limit: their recipients'
+  -- list, per-recipient marks and held sends go (a campaign's size in Redis); the hash stays, with its
+  -- counters, marked pruned_at (campaigns.lua then ignores a very late job or receipt of it).
+  local ids = redis.call('ZRANGEBYSCORE', K.campaigns_ended(), '-inf', '(' .. ms(a.cutoff), 'LIMIT', 0, a.limit)
+  for _, cid in ipairs(ids) do
+    redis.call('UNLINK', K.campaign_recipients(cid), K.campaign_marks(cid), K.campaign_held(cid))  -- freed aside
+    if redis.call('EXISTS', K.campaign(cid)) == 1 then redis.call('HSET', K.campaign(cid), 'pruned_at', ms(a.now)) end
+  end
+  if #ids > 0 then redis.call('ZREM', K.campaigns_ended(), unpack(ids)) end
+  return cjson.encode({campaigns = #ids, more = #ids == a.limit})
 end
 
 if op == 'finish' then
