@@ -323,6 +323,9 @@ def test_retry_all_and_clean_post_what_the_api_expects(
         page.click("#retry-all")
         expect(page.locator("#notice")).to_have_text("Retried 2.")
         assert posted == [("/dead-letters/retry", {"job": "send"}), ("/dead-letters/retry", {"job": "followup"})]
+        loop.customer_says(loop.new_number(), "chegou agora")  # a live event reloads the inbox ...
+        expect(page.locator("#conversations")).to_contain_text("chegou agora")
+        expect(page.locator("#notice")).to_have_text("Retried 2.")  # ... and leaves the user's notice
         posted.clear()
         page.locator("#dead-letters li[data-id=d1] input.pick").check()
         expect(page.locator("#retry-all")).to_have_text("Retry selected (1)")

@@ -34,10 +34,14 @@
     if (!r.ok) throw new Error(data.error || r.statusText);
     return data;
   }
+  const shown = (e) => { if (e.message !== "unauthorized") notice(e.message); };
+  // act: what the user does (its notice replaces the last one); load: a (re)load, which may run at any
+  // time (a live event refreshes a list) and so leaves the user's last notice alone, but says its error
   const act = (fn) => async (ev) => {
     if (ev && ev.preventDefault) ev.preventDefault();
-    try { notice(""); await fn(ev); } catch (e) { if (e.message !== "unauthorized") notice(e.message); }
+    try { notice(""); await fn(ev); } catch (e) { shown(e); }
   };
+  const load = (fn) => async () => { try { await fn(); } catch (e) { shown(e); } };
 
   // --- login ----------------------------------------------------------------------------------
   function showLogin(message) {
@@ -77,7 +81,7 @@
   }
 
   // --- inbox and messages ---------------------------------------------------------------------
-  const loadConversations = act(async () => {
+  const loadConversations = load(async () => {
     const page = await api("GET", "/api/v1/conversations?limit=100");
     $("conversations").replaceChildren(...page.items.map((c) => el("li",
       { data: { id: c.id, status: c.status }, class: c.id === current ? "current" : "" },
@@ -177,7 +181,7 @@
     const n = picked().length;
     if ($("retry-all")) $("retry-all").textContent = n ? `Retry selected (${n})` : "Retry all";
   }
-  const loadDeadLetters = act(async () => {
+  const loadDeadLetters = load(async () => {
     const answer = await api("GET", "/api/v1/dead-letters?limit=50");
     const list = $("dead-letters"), was = new Set(picked());
     letters = answer.items;
@@ -222,13 +226,13 @@
     notice(`Cleaned ${r.deleted || 0} dead letter(s) older than 7 days.`);
   }
   // Schedules (owners): an organisation's own are paused, resumed and run here; deployment ones are read-only
-  const loadSchedules = act(async () => {
+  const loadSchedules = load(async () => {
     const answer = await api("GET", "/api/v1/schedules");
     $("schedules").replaceChildren(...answer.schedules.map((s) => {
       const mine = s.scope === "organisation", verb = s.paused ? "resume" : "pause";
       const go = (v) => act(async () => {
         await api("POST", `/api/v1/schedules/${encodeURIComponent(s.name)}/${v}`);
-        loadSchedules(); // (clears the notice first: it is an act)
+        loadSchedules();
         if (v === "run") notice(`${s.name}: run now requested.`);
       });
       const next = s.next_run ? `next ${String(s.next_run).replace("T", " ").slice(0, 16)} ${s.timezone || ""}` : "";
@@ -262,7 +266,7 @@
       el("figcaption", {}, `${name} per hour · ${total}`),
       svg("svg", { viewBox: "0 0 240 64", role: "img", "aria-label": `${name} messages per hour` }, ...bars, ...ticks));
   }
-  const loadToday = act(async () => {
+  const loadToday = load(async () => {
     const s = await api("GET", "/api/v1/stats/daily");
     const c = s.counters || {}, h = s.hourly, inbound = c.inbound || 0, outbound = c.outbound || 0;
     const hourly = h && [h.inbound, h.outbound].every((a) => Array.isArray(a) && a.length === 24);
@@ -273,7 +277,7 @@
       ...(hourly ? [chart("inbound", h.inbound), chart("outbound", h.outbound)] : []));
   });
   function refreshToday() { clearTimeout(todayTimer); todayTimer = setTimeout(loadToday, 800); }
-  const loadLanes = act(async () => {
+  const loadLanes = load(async () => {
     const answer = await api("GET", "/api/v1/lanes");
     $("lanes").replaceChildren(...answer.lanes.map((l) => {
       const verb = l.state === "running" ? "pause" : "resume";
