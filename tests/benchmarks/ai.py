@@ -8,7 +8,8 @@ UAZAPI (OpenAI stand-in, debounce 0), and what a cold AI job pays to import.
   reply is reported apart (``ai_reply_first_ms``): it pays the jobs process's ``openai`` import.
 - ``ai_function_import_ms``: a fresh interpreter importing what the jobs function needs to run an
   ``ai-reply`` (its routes, the handler module and ``openai``), median of 7; beside it
-  ``openai_import_ms`` alone and ``inbound_heavy_modules_imported`` (the inbound function: 0).
+  ``openai_import_ms`` alone. That the inbound function imports none of it is the inbound
+  benchmark's ``inbound_heavy_modules_imported`` (``tests/benchmarks/inbound.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import time
 from pathlib import Path
 
 from tests.ai.helpers import AiLoop
-from tests.benchmarks.inbound import FORBIDDEN, INBOUND, report
-from tests.benchmarks.stack import Stack, import_samples, percentile, run_python
+from tests.benchmarks.inbound import report
+from tests.benchmarks.stack import Stack, import_samples, percentile
 
 REPLIES = 40
 AI_JOB = "import functions.jobs; from zapline.jobs.kinds import AI_REPLY; AI_REPLY.resolve(); import openai"
@@ -51,8 +52,6 @@ def imports(stack: Stack) -> None:
         openai += import_samples("import openai", env, 1)
     report("ai_function_import_ms", statistics.median(job), "ms (jobs function + ai-reply handler + openai)")
     report("openai_import_ms", statistics.median(openai), "ms (openai alone)")
-    loaded = run_python(INBOUND + f"; import sys; print(sum(m in sys.modules for m in {FORBIDDEN!r}))", env)
-    report("inbound_heavy_modules_imported", int(loaded), f"of {'/'.join(FORBIDDEN)}")
 
 
 def main() -> None:
