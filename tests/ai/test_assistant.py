@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
+import redis
 
 from tests.ai.helpers import OWNER, AiLoop
 from tests.support import wait_until
+from zapline.store.keys import OrgKeys
 
 
 def test_the_owner_is_answered_by_the_assistant_and_is_no_lead(ai: AiLoop) -> None:
@@ -119,3 +123,24 @@ def test_two_organisations_owner_messages_with_the_same_key_both_go_out(ai: AiLo
             return [s for s in loop.sent(OWNER) if org in s["text"]] or None
 
         wait_until(summary, what=f"{org}'s summary")
+
+
+def test_the_assistants_nps_sums_the_days_asked_for(ai: AiLoop) -> None:
+    zone = ZoneInfo("America/Sao_Paulo")  # the organisation's
+    today = datetime.now(zone).date()
+    db = redis.Redis.from_url(ai.sandbox["REDIS_URL"])
+    keys = OrgKeys(ai.tenant.org_id)
+    db.hset(keys.daily((today - timedelta(days=1)).isoformat()),
+            mapping={"nps_responses": 3, "nps_promoters": 2, "nps_detractors": 1, "nps_score_sum": 23})  # fmt: skip
+    db.hset(keys.daily((today - timedelta(days=2)).isoformat()),
+            mapping={"nps_responses": 1, "nps_passives": 1, "nps_score_sum": 7})  # fmt: skip
+    db.hset(keys.daily((today - timedelta(days=5)).isoformat()), mapping={"nps_responses": 9, "nps_detractors": 9})
+    db.close()
+    ai.script({"match": {"contains": "Como está o NPS"}, "times": 1,
+               "answer": {"tool_calls": [{"name": "nps", "arguments": {"days": 3}}]}})  # fmt: skip
+    since = ai.seq()
+    ai.customer_says(OWNER, "Como está o NPS dos últimos 3 dias?")
+    ai.wait_sent(OWNER, 1, "the assistant's answer")
+    [result] = [m["text"] for m in ai.requests(since)[1]["messages"] if m["role"] == "tool"]
+    assert json.loads(result) == {"days": 3, "answers": 4, "nps": 25, "nps_responses": 4, "nps_score_sum": 30,
+                                  "nps_promoters": 2, "nps_detractors": 1, "nps_passives": 1}  # fmt: skip
