@@ -84,6 +84,9 @@ async def after_inbound(ref: InstanceRef, message: WhatsAppMessage, result: Inge
     enabled, urgent = await notification_settings(ref.org_id)
     if not enabled:
         return
+    match = None if low_nps or urgent is None else urgent.search(fold(message.text))
+    if not (low_nps or match):
+        return
     who = message.contact_name or message.phone or "um cliente"
     conversation_id, message_id = str(stored["conversation_id"]), str(stored["id"])
     about = {"conversation_id": conversation_id, "message_id": message_id, "instance_id": ref.instance_id}
@@ -93,7 +96,7 @@ async def after_inbound(ref: InstanceRef, message: WhatsAppMessage, result: Inge
         text = f"⚠️ *NPS baixo*: {who} deu nota {result.nps_score} ao atendimento. Vale entrar em contato."
         await _notify(ref.org_id, "low_nps", conversation_id, message_id, text, instance_id=ref.instance_id,
                       about=about)  # fmt: skip
-    elif urgent is not None and (match := urgent.search(fold(message.text))):
+    elif match:
         text = f'🚨 *Mensagem urgente* de {who} ("{match.group(0)}"):\n"{_quote(message.text)}"'
         await _notify(ref.org_id, "urgent", conversation_id, message_id, text, instance_id=ref.instance_id,
                       about=about)  # fmt: skip

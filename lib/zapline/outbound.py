@@ -18,12 +18,19 @@ from zapline.registry.jobs import enqueue
 from zapline.store import sweep
 from zapline.store.outbound import Created, create_outbound
 
-__all__ = ["new_message_id", "publish_update", "queue_message"]
+__all__ = ["MAX_CAPTION_CHARS", "MAX_TEXT_CHARS", "media_kind", "new_message_id", "publish_update", "queue_message"]
 
 log = get_logger("zapline.outbound")
 
 KINDS = ("text", "image", "video", "audio", "document", "sticker", "poll")
 MAX_TEXT_CHARS = 4096  # WhatsApp's limit for one text message
+MAX_CAPTION_CHARS = 1024  # and for a media caption
+_MEDIA_KINDS = {"ptt": "audio", "myaudio": "audio", "ptv": "video"}  # UAZAPI's send types → a message's kind
+
+
+def media_kind(media_type: str) -> str:
+    """The stored message kind of a media send of UAZAPI ``media_type`` (a voice note is audio)."""
+    return _MEDIA_KINDS.get(media_type, media_type)
 
 
 def new_message_id() -> str:

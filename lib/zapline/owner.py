@@ -36,8 +36,8 @@ async def owner_instance(org_id: str, instance_id: str | None = None) -> dict[st
     if ids:
         pipe = redis.pipeline()
         for iid in ids:
-            pipe.hmget(keys.instance(iid), "id", "owner", "status")
-        for iid, (found, owner, _status) in zip(ids, await run_redis(pipe.exec()), strict=True):
+            pipe.hmget(keys.instance(iid), "id", "owner")
+        for iid, (found, owner) in zip(ids, await run_redis(pipe.exec()), strict=True):
             if found and owner:
                 return {"id": iid, "owner": owner}
     raise RecordMissing("instance with an owner number", org=org_id)

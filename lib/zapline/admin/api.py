@@ -405,25 +405,18 @@ async def put_ai(request: Request, org_id: str) -> BaseModel:
     return await ai_settings.save_ai_settings(org_id, wanted)
 
 
-async def _ai_state(org_id: str, conversation_id: str) -> dict[str, Any]:
-    conversation = await queries.get_conversation(org_id, conversation_id)
-    return {"conversation_id": conversation.id, "ai_paused": conversation.ai_paused}
-
-
 async def pause_conversation_ai(request: Request, org_id: str) -> dict[str, Any]:
     """Take the conversation over: the AI answers it no more until resumed (an operator's reply does this too)."""
-    conversation_id = _path_id(request, "conversation_id")
-    await queries.get_conversation(org_id, conversation_id)
-    await ai_store.pause_ai(org_id, conversation_id, "takeover")
-    return await _ai_state(org_id, conversation_id)
+    conversation = await queries.get_conversation(org_id, _path_id(request, "conversation_id"))
+    paused = await ai_store.pause_ai(org_id, conversation.id, "takeover")  # False: it already was, for its reason
+    return {"conversation_id": conversation.id, "ai_paused": "takeover" if paused else conversation.ai_paused}
 
 
 async def resume_conversation_ai(request: Request, org_id: str) -> dict[str, Any]:
     """Let the AI answer the conversation again (after a takeover, an operator's reply or a hand-off)."""
-    conversation_id = _path_id(request, "conversation_id")
-    await queries.get_conversation(org_id, conversation_id)
-    await ai_store.resume_ai(org_id, conversation_id)
-    return await _ai_state(org_id, conversation_id)
+    conversation = await queries.get_conversation(org_id, _path_id(request, "conversation_id"))
+    await ai_store.resume_ai(org_id, conversation.id)
+    return {"conversation_id": conversation.id, "ai_paused": None}
 
 
 _KNOWLEDGE_ID = re.compile(r"^kn_[0-9a-f]{12}$")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,7 +23,7 @@ from starlette.requests import Request
 
 from zapline.admin.requests import CreateCampaign
 from zapline.campaigns import audience
-from zapline.campaigns.queueing import queue_page, queue_sends, window_of
+from zapline.campaigns.queueing import due, queue_page, queue_sends
 from zapline.campaigns.timing import parse_start
 from zapline.campaigns.view import show, view
 from zapline.clients import redis_client
@@ -114,9 +115,7 @@ async def _launch(
     the store. QStash down: the campaign stays a draft (or due a relaunch) for the next resume."""
     campaign_id = record["id"]
     now = await queue_now()
-    at = max(int(record.get("start_at") or 0) / 1000, now)
-    window = window_of(record)
-    at = window.next_opening(at) if window else at
+    at = due(record, max(int(record.get("start_at") or 0) / 1000, now))
     try:
         if page:
             await queue_page(org_id, campaign_id, start=int(record.get("cursor") or 0), epoch=epoch, at=at, now=now)
@@ -152,11 +151,16 @@ def _answer(change: store.Change, changed: bool) -> dict[str, Any]:
     return {"campaign": view(change.campaign), "changed": changed}
 
 
+async def _change(request: Request, org_id: str, op: Callable[[str, str], Awaitable[store.Change]], done: str
+                  ) -> dict[str, Any]:  # fmt: skip
+    change = await op(org_id, _campaign_id(request))
+    await show(org_id, change.shown)
+    return _answer(change, change.outcome == done)
+
+
 async def pause_campaign(request: Request, org_id: str) -> dict[str, Any]:
     """Hold it: no further page is published and sends QStash delivers meanwhile are held; idempotent."""
-    change = await store.pause(org_id, _campaign_id(request))
-    await show(org_id, change.shown)
-    return _answer(change, change.outcome == "paused")
+    return await _change(request, org_id, store.pause, "paused")
 
 
 async def resume_campaign(request: Request, org_id: str) -> dict[str, Any]:
@@ -176,6 +180,4 @@ async def resume_campaign(request: Request, org_id: str) -> dict[str, Any]:
 
 async def cancel_campaign(request: Request, org_id: str) -> dict[str, Any]:
     """Stop it for good: what was queued is skipped as it arrives, the rest is skipped ``cancelled``."""
-    change = await store.cancel(org_id, _campaign_id(request))
-    await show(org_id, change.shown)
-    return _answer(change, change.outcome == "cancelled")
+    return await _change(request, org_id, store.cancel, "cancelled")

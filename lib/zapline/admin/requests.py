@@ -27,7 +27,7 @@ from pydantic import (
 from zapline.campaigns.templates import Template
 from zapline.campaigns.timing import parse_clock
 from zapline.config import get_settings
-from zapline.outbound import MAX_TEXT_CHARS
+from zapline.outbound import MAX_CAPTION_CHARS, MAX_TEXT_CHARS, media_kind
 
 __all__ = [
     "CAMPAIGN_BODY_BYTES",
@@ -47,7 +47,6 @@ __all__ = [
     "SubscriptionRequest",
 ]
 
-MAX_CAPTION_CHARS = 1024  # and for a media caption
 MAX_BODY_BYTES = 64 * 1024  # an operator request never needs more
 MediaType = Literal["image", "video", "audio", "ptt", "myaudio", "ptv", "document", "sticker"]
 _PRIVATE_NAMES = ("localhost", "localhost.localdomain")
@@ -100,8 +99,7 @@ class SendMessage(_Body):
     def kind(self) -> str:
         if self.media_url is None:
             return "text"
-        kinds = {"ptt": "audio", "myaudio": "audio", "ptv": "video"}
-        return kinds.get(self.media_type, str(self.media_type))
+        return media_kind(str(self.media_type))
 
 
 class FollowupStep(_Body):

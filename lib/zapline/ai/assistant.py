@@ -16,9 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zapline.ai import store as ai_store
+from zapline.ai.budget import budget_exhausted
 from zapline.ai.client import chat
 from zapline.ai.prompts import history
-from zapline.ai.reply import budget_exhausted
 from zapline.ai.settings import ai_settings, chat_model
 from zapline.errors import ApiError, NotFound, PermanentError
 from zapline.http import Delivery
@@ -84,6 +84,9 @@ async def _waiting(org_id: str) -> list[dict[str, Any]]:
     return sorted(waiting, key=lambda w: -int(w["waiting_minutes"] or 0))[:20]
 
 
+NPS_FIELDS = ("nps_responses", "nps_score_sum", "nps_promoters", "nps_detractors", "nps_passives")
+
+
 async def _lead(org_id: str, phone: str) -> dict[str, Any]:
     try:
         lead = await queries.find_lead(org_id, phone)
@@ -99,17 +102,12 @@ async def _lead(org_id: str, phone: str) -> dict[str, Any]:
 
 
 async def _nps(org_id: str, days: int) -> dict[str, Any]:
+    from zapline.automations import reports, store
+
     today = date.fromisoformat(await org_day(org_id))
-    totals: dict[str, int] = {}
-    for n in range(days):
-        counters, _ = await queries.daily(org_id, (today - timedelta(days=n)).isoformat())
-        for name in ("nps_responses", "nps_score_sum", "nps_promoters", "nps_detractors", "nps_passives"):
-            totals[name] = totals.get(name, 0) + counters.get(name, 0)
-    answered = totals.get("nps_responses", 0)
-    score = (
-        round(100 * (totals.get("nps_promoters", 0) - totals.get("nps_detractors", 0)) / answered) if answered else None
-    )
-    return {"days": days, "answers": answered, "nps": score, **totals}
+    summed = await store.sum_days(org_id, [today - timedelta(days=n) for n in range(days)])  # one pipeline
+    totals = {name: summed.get(name, 0) for name in NPS_FIELDS}
+    return {"days": days, "answers": totals["nps_responses"], "nps": reports.nps(totals), **totals}
 
 
 async def _failed(org_id: str) -> list[dict[str, Any]]:

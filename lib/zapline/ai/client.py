@@ -45,7 +45,6 @@ class Completion:
     content: str | None
     tool_calls: list[tuple[str, str, str]]  # (id, function name, JSON arguments)
     refusal: str | None
-    tokens: int
     raw_message: dict[str, Any]  # the assistant message, to send back with tool results
 
 
@@ -98,7 +97,7 @@ async def chat(
         raise AiRejected("OpenAI answered no choices")
     message = answer.choices[0].message
     calls = [(c.id, c.function.name, c.function.arguments) for c in message.tool_calls or [] if c.type == "function"]
-    return Completion(message.content, calls, message.refusal, tokens, message.model_dump(exclude_none=True))
+    return Completion(message.content, calls, message.refusal, message.model_dump(exclude_none=True))
 
 
 async def transcribe(org_id: str, *, model: str, file_name: str, data: bytes, mimetype: str) -> str:

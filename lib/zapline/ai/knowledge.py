@@ -29,14 +29,15 @@ async def propose(org_id: str, conversation_id: str, items: list[tuple[str, str]
     redis = redis_client()
     if await run_redis(redis.hlen(key)) >= MAX_ENTRIES:
         return []
-    added = []
-    for question, answer in items:
-        ident = entry_id(question)
+    if not items:
+        return []
+    idents = [entry_id(question) for question, _ in items]
+    pipe = redis.pipeline()  # in order: the first of two same questions wins, as one by one
+    for ident, (question, answer) in zip(idents, items, strict=True):
         record = {"id": ident, "question": question, "answer": answer, "status": "pending",
                   "conversation_id": conversation_id, "created_at": now_ms()}  # fmt: skip
-        if await run_redis(redis.hsetnx(key, ident, json.dumps(record, ensure_ascii=False))):
-            added.append(ident)
-    return added
+        pipe.hsetnx(key, ident, json.dumps(record, ensure_ascii=False))
+    return [ident for ident, new in zip(idents, await run_redis(pipe.exec()), strict=True) if new]
 
 
 async def list_knowledge(org_id: str, status: str | None = None) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zapline.ai import knowledge
 from zapline.ai import store as ai_store
+from zapline.ai.budget import budget_exhausted
 from zapline.ai.client import chat
 from zapline.ai.prompts import history
-from zapline.ai.reply import budget_exhausted
 from zapline.ai.settings import ai_settings, chat_model
 from zapline.clients import redis_client
 from zapline.errors import AiRejected

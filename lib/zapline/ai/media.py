@@ -28,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from zapline import outgoing
 from zapline.ai import store as ai_store
 from zapline.ai.boleto import check_linha, compare
+from zapline.ai.budget import budget_exhausted
 from zapline.ai.client import chat
 from zapline.ai.client import transcribe as transcribe_audio
-from zapline.ai.reply import budget_exhausted
-from zapline.ai.settings import AiSettings, ai_settings
+from zapline.ai.settings import ai_settings
 from zapline.clients import http_client
 from zapline.config import get_settings
 from zapline.errors import AiRejected, InvalidPayload, PayloadTooLarge, PermanentError, RecordMissing, UazapiUnavailable
@@ -118,21 +118,21 @@ async def transcript_of(org_id: str, message: dict[str, Any]) -> str:
     return text.strip()
 
 
-async def _begin(job: AiMediaJob, field: Reading) -> tuple[AiSettings, dict[str, Any]] | dict[str, Any]:
-    """The settings and the message, or the job's answer when there is nothing to do."""
+async def _begin(job: AiMediaJob, field: Reading) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """``(None, the message to read)``, or ``(the job's answer, {})`` when there is nothing to do."""
     settings = await ai_settings(job.org_id)
     if not settings.enabled:
-        return {"outcome": "skipped", "reason": "ai_disabled"}
+        return {"outcome": "skipped", "reason": "ai_disabled"}, {}
     if not settings.analyze_media:  # files are not read, but the lead is still answered
         await _then_reply(job)
-        return {"outcome": "skipped", "reason": "analyze_media off"}
+        return {"outcome": "skipped", "reason": "analyze_media off"}, {}
     message = await ai_store.get_message(job.org_id, job.message_id)
     if (message.get("ai") or {}).get(field) is not None:  # a retry, or a duplicate: already read
         await _then_reply(job)
-        return {"outcome": f"already_{field}", "message_id": job.message_id}
+        return {"outcome": f"already_{field}", "message_id": job.message_id}, {}
     if await budget_exhausted(job.org_id, settings):
-        return {"outcome": "skipped", "reason": "budget_exhausted"}
-    return settings, message
+        return {"outcome": "skipped", "reason": "budget_exhausted"}, {}
+    return None, message
 
 
 async def _finish(job: AiMediaJob, field: Reading, value: Any) -> None:
@@ -153,17 +153,13 @@ async def _read(
     """The frame the three readers share: nothing to do (AI off, already read, past the budget), then the
     reading; a file that cannot be read is said so on the message and the lead still answered."""
     try:
-        begun = await _begin(job, field)
-        if isinstance(begun, dict):
-            return begun
-        return await reader(job, begun[1])
+        answer, message = await _begin(job, field)
+        return answer if answer is not None else await reader(job, message)
     except PermanentError as exc:
         return await _unreadable(job, field, exc)
 
 
-async def _unreadable(
-    job: AiMediaJob, field: Literal["transcript", "analysis", "document"], exc: PermanentError
-) -> dict[str, Any]:
+async def _unreadable(job: AiMediaJob, field: Reading, exc: PermanentError) -> dict[str, Any]:
     """A file that cannot be read (too large, refused by UAZAPI, an unusable model answer): said so on the
     message, and the lead still answered (the reply reads "[audio]" and the like)."""
     if isinstance(exc, RecordMissing):

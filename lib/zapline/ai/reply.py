@@ -20,16 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zapline.ai import knowledge, prompts
 from zapline.ai import store as ai_store
-from zapline.ai.budget import budget_left, charge
+from zapline.ai.budget import budget_exhausted, charge
 from zapline.ai.client import chat
-from zapline.ai.settings import AiSettings, ai_settings, chat_model, daily_budget
+from zapline.ai.settings import ai_settings, chat_model
 from zapline.automation import operator_reply
-from zapline.errors import PermanentError, QueueUnavailable, RecordMissing
+from zapline.errors import PermanentError, QueueUnavailable
 from zapline.http import Delivery
 from zapline.jobs.kinds import AI_FOLLOWUP, AiFollowupJob, AiReplyJob
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
-from zapline.owner import message_owner
 from zapline.publications import conversation_updated, publish
 from zapline.registry.jobs import enqueue
 from zapline.store.clock import org_timezone
@@ -112,20 +111,6 @@ async def _run_tool(org_id: str, lead_id: str | None, name: str, arguments: str,
         first = exc.errors()[0]
         return f"error: {'.'.join(str(p) for p in first['loc']) or 'arguments'}: {first['msg']}"
     return f"error: no tool {name!r}"
-
-
-async def budget_exhausted(org_id: str, settings: AiSettings) -> bool:
-    """Past today's budget: the owner is told once a day; nothing calls the model."""
-    budget = await budget_left(org_id, daily_budget(settings))
-    if not budget.exhausted:
-        return False
-    text = (f"A IA atingiu o limite diário de {budget.limit:,} tokens ({budget.used:,} usados) e está pausada até "
-            "amanhã. Ajuste o limite em Configurações > IA se precisar.").replace(",", ".")  # fmt: skip
-    try:
-        await message_owner(org_id, text, key=f"ai-budget-{budget.day}", cause="ai_budget")
-    except RecordMissing:
-        log.warning("AI budget exhausted; no owner number to tell", org=org_id, day=budget.day)
-    return True
 
 
 def _latest_inbound(messages: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -9,7 +9,6 @@ sent a reactivation. Opted-out leads are never written to (the store refuses the
 from __future__ import annotations
 
 import calendar
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,13 +22,12 @@ from zapline.automations.settings import AllSettings, render
 from zapline.errors import LeadOptedOut, RecordMissing
 from zapline.logs import get_logger
 from zapline.outbound import queue_message
-from zapline.store.leads import iter_leads, lead_activity
+from zapline.store.leads import BIRTHDAY, iter_leads, lead_activity
 from zapline.store.records import Lead
 
 __all__ = ["birthday_today", "birthdays", "first_name", "inactive"]
 
 log = get_logger("zapline.automations")
-_BIRTHDAY = re.compile(r"^(?:\d{4}-|--)(\d{2})-(\d{2})$")  # YYYY-MM-DD, or --MM-DD without the year
 
 
 def first_name(lead: Lead) -> str:
@@ -39,10 +37,10 @@ def first_name(lead: Lead) -> str:
 def birthday_today(birthday: str | None, today: date) -> bool:
     """``YYYY-MM-DD`` or ``--MM-DD`` falls on ``today``'s month and day. Born on 29 February: greeted on
     28 February when the year has no 29th (the last day of their month, and before the 1 March)."""
-    match = _BIRTHDAY.match(birthday or "")
+    match = BIRTHDAY.match(birthday or "")
     if not match:
         return False
-    month, day = int(match.group(1)), int(match.group(2))
+    month, day = int(match.group(2)), int(match.group(3))
     if (month, day) == (2, 29) and not calendar.isleap(today.year):
         return (today.month, today.day) == (2, 28)
     return (today.month, today.day) == (month, day)

@@ -15,7 +15,7 @@ from typing import Any
 
 from zapline.campaigns.timing import Window, send_times
 from zapline.jobs.kinds import CAMPAIGN_FANOUT, CAMPAIGN_SEND, CampaignFanoutJob, CampaignSendJob
-from zapline.qstash import lane_flow_control
+from zapline.qstash import BATCH_SIZE, lane_flow_control
 from zapline.registry.jobs import enqueue, enqueue_many
 
 __all__ = ["MAX_DELAY", "interval", "queue_page", "queue_sends", "window_of"]
@@ -27,6 +27,12 @@ def window_of(campaign: Mapping[str, Any]) -> Window | None:
     if not campaign.get("window_from"):
         return None
     return Window.of(campaign["window_from"], campaign["window_to"], campaign.get("timezone") or "UTC")
+
+
+def due(campaign: Mapping[str, Any], at: float) -> float:
+    """``at``, or the campaign's next window opening when its window is closed then."""
+    window = window_of(campaign)
+    return window.next_opening(at) if window else at
 
 
 def interval(instance_id: str) -> float:
@@ -61,6 +67,6 @@ async def queue_sends(campaign: Mapping[str, Any], sends: list[CampaignSendJob],
     for gate, group in groupby(gates):
         size = len(list(group))
         await enqueue_many(CAMPAIGN_SEND, sends[position : position + size], not_before=gate)
-        requests += -(-size // 100)
+        requests += -(-size // BATCH_SIZE)
         position += size
     return requests

@@ -32,7 +32,7 @@ import secrets
 from typing import Any
 
 from zapline.campaigns import audience
-from zapline.campaigns.queueing import interval, queue_page, queue_sends, window_of
+from zapline.campaigns.queueing import due, interval, queue_page, queue_sends, window_of
 from zapline.campaigns.templates import Template, context_for
 from zapline.campaigns.view import show
 from zapline.errors import LeadOptedOut, TransientError, UazapiRejected
@@ -40,7 +40,7 @@ from zapline.http import Delivery
 from zapline.jobs.kinds import CAMPAIGN_SEND, CampaignFanoutJob, CampaignSendJob, SendJob
 from zapline.jobs.send import send as send_now
 from zapline.logs import get_logger
-from zapline.outbound import MAX_TEXT_CHARS
+from zapline.outbound import MAX_CAPTION_CHARS, MAX_TEXT_CHARS, media_kind
 from zapline.registry.jobs import enqueue
 from zapline.store import campaigns as store
 from zapline.store import sweep
@@ -56,8 +56,6 @@ log = get_logger("zapline.jobs.campaigns")
 PAGE_SIZE = 500  # recipients per fan-out page (5 QStash batch requests)
 CHECK_BATCH = 50  # numbers per UAZAPI /chat/check call
 PACE = 0.9  # the next page is due when this share of the page's sends has gone through the bulk lane
-MAX_CAPTION_CHARS = 1024
-_MEDIA_KINDS = {"ptt": "audio", "myaudio": "audio", "ptv": "video"}
 
 
 def campaign_message_id(campaign_id: str, index: int) -> str:
@@ -111,10 +109,8 @@ async def _next_page(job: CampaignFanoutJob, campaign: dict[str, Any], *, sends:
     if campaign.get("status") not in ("running", "scheduled") or cursor >= total:
         return
     now = await queue_now()
-    at = now + sends * interval(campaign["instance_id"]) * PACE
-    window = window_of(campaign)
-    await queue_page(job.org_id, job.campaign_id, start=cursor, epoch=job.epoch,
-                     at=window.next_opening(at) if window else at, now=now)  # fmt: skip
+    at = due(campaign, now + sends * interval(campaign["instance_id"]) * PACE)
+    await queue_page(job.org_id, job.campaign_id, start=cursor, epoch=job.epoch, at=at, now=now)
 
 
 async def _hop(job: CampaignFanoutJob) -> dict[str, Any]:
@@ -173,7 +169,7 @@ async def send(job: CampaignSendJob, delivery: Delivery) -> dict[str, Any]:
     if not text and not media:
         return await _finish(job, "skip:empty_message")
     message_id = campaign_message_id(job.campaign_id, job.index)
-    kind = _MEDIA_KINDS.get(str(media.get("media_type")), str(media.get("media_type") or "image")) if media else "text"
+    kind = media_kind(str(media.get("media_type") or "image")) if media else "text"
     record = {"id": message_id, "kind": kind, "text": text, "media": media, "lane": "bulk", "author": "campaign",
               "campaign_id": job.campaign_id}  # fmt: skip
     try:
@@ -202,9 +198,11 @@ async def _outside_window(job: CampaignSendJob) -> dict[str, Any] | None:
     """A send that arrives after its window closed (its lane was held, a retry, two campaigns sharing the
     instance's bulk lane) waits for the next opening: published again with that not-before (a new
     deduplication id per opening), never sent out of hours."""
-    window = window_of(await store.get(job.org_id, job.campaign_id))
+    window = window_of(await store.fields(job.org_id, job.campaign_id, "window_from", "window_to", "timezone"))
+    if window is None:
+        return None
     now = await queue_now()
-    if window is None or window.contains(now):
+    if window.contains(now):
         return None
     opening = int(window.next_opening(now))
     await enqueue(CAMPAIGN_SEND, job, not_before=opening, dedup=f"cs-{job.campaign_id}-{job.index}-w{opening}")

@@ -30,6 +30,7 @@ __all__ = [
     "cancel",
     "commit_page",
     "create",
+    "fields",
     "finish_send",
     "get",
     "listing",
@@ -98,6 +99,12 @@ async def get(org_id: str, campaign_id: str) -> Record:
     if not record:
         raise RecordMissing("campaign", campaign_id, org=org_id)
     return record
+
+
+async def fields(org_id: str, campaign_id: str, *names: str) -> Record:
+    """Some fields of the campaign's hash (those it has): a send reads its window, not its template."""
+    values = await run_redis(redis_client().hmget(OrgKeys(org_id).campaign(campaign_id), *names))
+    return {name: value for name, value in zip(names, values, strict=True) if value is not None}
 
 
 async def listing(org_id: str, *, limit: int) -> list[Record]:
@@ -172,13 +179,11 @@ class Prepared:
     reason: str | None = None
     shown: Record | None = None
     conversation_id: str = ""
-    lead_id: str = ""
     name: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     phone: str = ""
     template: str = ""
     media: dict[str, Any] | None = None
-    instance_id: str = ""
 
 
 def _fields(lead_fields: Any, own: Any) -> dict[str, str]:
@@ -200,13 +205,11 @@ async def prepare_send(org_id: str, campaign_id: str, *, index: int, jid: str, n
     return Prepared(
         "ready",
         conversation_id=result["conversation_id"],
-        lead_id=result["lead_id"],
         name=result.get("name") or None,
         fields=_fields(result.get("lead_fields"), result.get("fields")),
         phone=result.get("phone") or "",
         template=result.get("template") or "",
         media=media if isinstance(media, dict) else None,
-        instance_id=result.get("instance_id") or "",
     )
 
 

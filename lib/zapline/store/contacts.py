@@ -28,7 +28,6 @@ __all__ = [
     "read_digests",
     "save_digests",
     "start_runs",
-    "sync_state",
 ]
 
 
@@ -80,12 +79,6 @@ async def advance(
         args["next"] = next_offset
     result = await _run(org_id, "advance", **args)
     return bool(result["outcome"] == "advanced")
-
-
-async def sync_state(org_id: str, instance_id: str) -> dict[str, str]:
-    """The instance's sync record as stored (run, status, offset, counters…); empty before any run."""
-    state: dict[str, str] = await run_redis(redis_client().hgetall(OrgKeys(org_id).contact_sync(instance_id)))
-    return state
 
 
 async def instance_ids(org_id: str) -> list[str]:

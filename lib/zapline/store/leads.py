@@ -26,6 +26,7 @@ from zapline.store.records import Lead
 from zapline.store.scripts import Script, run_redis, script_json
 
 __all__ = [
+    "BIRTHDAY",
     "Activity",
     "LeadChanges",
     "LeadUpdate",
@@ -42,7 +43,7 @@ MAX_TAGS = 20  # as leads.lua's MAX_TAGS
 MAX_FIELDS = 30  # as leads.lua's MAX_FIELDS
 MAX_CONVERSATIONS_READ = 50  # a lead's latest conversations lead_activity reads
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
-_BIRTHDAY = re.compile(r"^(\d{4}|-)-(\d{2})-(\d{2})$")
+BIRTHDAY = re.compile(r"^(\d{4}|-)-(\d{2})-(\d{2})$")  # YYYY-MM-DD, or --MM-DD without the year
 
 
 def _stripped(value: str) -> str:
@@ -62,7 +63,7 @@ def _email(value: str) -> str:
 
 def _birthday(value: str) -> str:
     """``YYYY-MM-DD`` or ``--MM-DD`` (year unknown), a day that exists (29 February without a year)."""
-    match = _BIRTHDAY.match(value)
+    match = BIRTHDAY.match(value)
     if not match:
         raise ValueError("must be YYYY-MM-DD, or --MM-DD when the year is unknown")
     known = match.group(1) != "-"

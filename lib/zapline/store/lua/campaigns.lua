@@ -201,9 +201,8 @@ if op == 'prepare' then
     redis.call('ZADD', K.lead_conversations(lead_id), a.now, conv_id)
     redis.call('HSET', inst_key, F.instance_chat(a.jid), conv_id .. '|' .. lead_id .. '|' .. early)
   end
-  return reply({outcome = 'ready', conversation_id = conv_id, lead_id = lead_id, name = r.n or lead.name,
-                fields = r.f, lead_fields = lead.fields, phone = r.p, template = c.template, media = c.media,
-                instance_id = c.instance_id})
+  return reply({outcome = 'ready', conversation_id = conv_id, name = r.n or lead.name, fields = r.f,
+                lead_fields = lead.fields, phone = r.p, template = c.template, media = c.media})
 end
 
 if op == 'finish' then
